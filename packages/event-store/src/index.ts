@@ -1,0 +1,30 @@
+/**
+ * @khata/event-store — append-only streams with optimistic concurrency and a gap-free global log
+ * (SPEC §3), behind one interface with four adapters: PostgreSQL, embedded PGlite (the same SQL),
+ * EventStoreDB, and in-memory.
+ *
+ * Invariants every adapter keeps (and `contract.ts` tests):
+ * - an append is all-or-nothing and moves the stream's version by exactly its event count, with an
+ *   exact compare-and-set on the expected version (never a blind increment);
+ * - an event id is stored once: the same append again returns the original result, the same id with
+ *   other content is refused;
+ * - a subscriber sees every event exactly once, each stream in version order, however many writers
+ *   append concurrently; positions are opaque strings that compare in log order;
+ * - bad input is refused with a typed error before anything is written.
+ */
+export {
+  DuplicateEventId,
+  EventStoreError,
+  EventStoreUnavailable,
+  InvalidAppend,
+  TransactionIdsBehind,
+  WrongExpectedVersion,
+} from './errors.ts';
+export { type EventStoreSettings, type OpenOptions, openEventStore } from './factory.ts';
+export { matchesFilter } from './filter.ts';
+export * as limits from './limits.ts';
+export { MemoryEventStore, type MemoryEventStoreOptions } from './memory.ts';
+export { eventStoreMigrations } from './sql/schema.ts';
+export { SqlEventStore, type SqlEventStoreOptions } from './sql/store.ts';
+export type * from './types.ts';
+export { streamCategory } from './validation.ts';

@@ -1,0 +1,21 @@
+/** Named bounds of the event store. Every adapter enforces the same ones. */
+
+/** Bytes of one event's data plus metadata as UTF-8 JSON. Calls and CDRs are a few KB. */
+export const EVENT_SIZE_BYTES_MAX = 256 * 1024;
+/** Events in one append. Batched writers split larger groups. */
+export const APPEND_EVENTS_MAX = 5_000;
+/** Characters in a stream id (`account-<uuid>` is 44). */
+export const STREAM_NAME_LENGTH_MAX = 200;
+/** Characters in an event type. */
+export const EVENT_TYPE_LENGTH_MAX = 100;
+/** Events returned by one read call. */
+export const READ_COUNT_MAX = 10_000;
+/** Nesting depth of event data. */
+export const JSON_DEPTH_MAX = 32;
+/** Default events per subscription batch. */
+export const SUBSCRIBE_BATCH_SIZE_DEFAULT = 500;
+/** Idle polling of a caught-up subscription backs off from the first to the second (ms). */
+export const POLL_INTERVAL_MS_MIN = 20;
+export const POLL_INTERVAL_MS_MAX = 250;
+/** Attempts of an `any`/`stream_exists` append that loses the compare-and-set to a concurrent writer. */
+export const ANY_APPEND_ATTEMPTS_MAX = 10;

@@ -1,0 +1,7 @@
+import { eventStoreContract } from './contract.ts';
+import { MemoryEventStore } from './memory.ts';
+
+eventStoreContract('memory', {
+  fresh: async () => new MemoryEventStore(),
+  reopen: async (store) => store,
+});

@@ -1,0 +1,54 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPgliteClient, migrate, type SqlClient } from '@khata/sql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { event, eventStoreContract } from '../contract.ts';
+import { holdOpenAppendWith, truncateEventStore } from './harness.ts';
+import { eventStoreMigrations } from './schema.ts';
+import { SqlEventStore } from './store.ts';
+
+let client: SqlClient;
+
+beforeAll(async () => {
+  client = await createPgliteClient();
+  await migrate(client, eventStoreMigrations);
+});
+afterAll(async () => {
+  await client.close();
+});
+
+eventStoreContract('pglite', {
+  async fresh() {
+    await truncateEventStore(client);
+    return SqlEventStore.open(client, { ownsClient: false });
+  },
+  reopen: () => SqlEventStore.open(client, { ownsClient: false }),
+  holdOpenAppend: (store, stream, events, whileOpen) => holdOpenAppendWith(client)(store, stream, events, whileOpen),
+});
+
+describe('pglite: embedded database on disk', () => {
+  it('keeps events across a close and reopen of its data directory', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'khata-pglite-'));
+    try {
+      const first = await SqlEventStore.open(await createPgliteClient({ dataDir }), { migrate: true });
+      const appended = await first.appendToStream('account-1', [event('Opened'), event('Credited')], {
+        expected: 'no_stream',
+      });
+      await first.close();
+      const second = await SqlEventStore.open(await createPgliteClient({ dataDir }), { migrate: true });
+      const { version, events } = await second.readStream('account-1');
+      expect(version).toBe(2n);
+      expect(events.map((e) => e.type)).toEqual(['Opened', 'Credited']);
+      expect(await second.headPosition()).toBe(appended.position);
+      await second.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to open a database without the event store schema, naming the fix', async () => {
+    const bare = await createPgliteClient();
+    await expect(SqlEventStore.open(bare)).rejects.toThrow(/khata migrate/);
+  });
+});

@@ -1,0 +1,405 @@
+import { isDeepStrictEqual } from 'node:util';
+import { databaseErrorDetails, isConnectionError, migrate, type SqlClient } from '@khata/sql';
+import {
+  DuplicateEventId,
+  EventStoreError,
+  EventStoreUnavailable,
+  TransactionIdsBehind,
+  WrongExpectedVersion,
+} from '../errors.ts';
+import { ANY_APPEND_ATTEMPTS_MAX, READ_COUNT_MAX } from '../limits.ts';
+import { pollingSubscription, Waker } from '../subscription.ts';
+import type {
+  AppendResult,
+  EventFilter,
+  EventStore,
+  ExpectedVersion,
+  NewEvent,
+  Position,
+  ReadAllOptions,
+  ReadAllPage,
+  ReadStreamOptions,
+  RecordedEvent,
+  StreamSlice,
+  SubscribeOptions,
+  SubscriptionBatch,
+} from '../types.ts';
+import {
+  streamCategory,
+  type ValidatedEvent,
+  validateEvents,
+  validateReadCount,
+  validateStreamName,
+} from '../validation.ts';
+import { eventStoreMigrations } from './schema.ts';
+
+const NOTIFY_CHANNEL = 'khata_events';
+
+interface EventRow {
+  transaction_id: string;
+  global_position: string;
+  stream_id: string | null;
+  stream_version: string;
+  event_id: string;
+  event_type: string;
+  schema_version: number;
+  data: RecordedEvent['data'];
+  metadata: RecordedEvent['metadata'];
+  stored_at: Date;
+}
+
+interface AppendRow {
+  outcome: 'ok' | 'conflict' | 'retry';
+  next_version: string | null;
+  last_tx: string | null;
+  last_gp: string | null;
+  actual_version: string;
+}
+
+const EVENT_COLUMNS = `transaction_id, global_position, stream_id, stream_version, event_id, event_type,
+  schema_version, data, metadata, stored_at`;
+
+export function sqlPosition(transactionId: string, globalPosition: string): Position {
+  return `${transactionId.padStart(20, '0')}:${globalPosition.padStart(20, '0')}` as Position;
+}
+
+function parsePosition(position: Position | null | undefined): [string, string] {
+  if (position === null || position === undefined) return ['0', '0'];
+  const match = /^(\d{20}):(\d{20})$/.exec(position);
+  if (match === null) throw new RangeError(`not a position of this store: ${position}`);
+  return [BigInt(match[1] as string).toString(), BigInt(match[2] as string).toString()];
+}
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    eventId: row.event_id,
+    type: row.event_type,
+    schemaVersion: row.schema_version,
+    data: row.data,
+    metadata: row.metadata,
+    streamId: row.stream_id as string,
+    version: BigInt(row.stream_version),
+    position: sqlPosition(row.transaction_id, row.global_position),
+    storedAt: row.stored_at,
+  };
+}
+
+function expectedToText(expected: ExpectedVersion): string {
+  if (typeof expected === 'bigint') {
+    if (expected < 0n) throw new RangeError('expected version must not be negative');
+    return expected.toString();
+  }
+  if (expected !== 'any' && expected !== 'no_stream' && expected !== 'stream_exists') {
+    throw new RangeError(`unknown expected version ${String(expected)}`);
+  }
+  return expected;
+}
+
+function eventsJson(events: readonly ValidatedEvent[]): string {
+  // Data and metadata were serialized once during validation; reuse that text instead of re-encoding.
+  const parts = events.map(
+    (event) =>
+      `{"id":"${event.eventId}","type":${JSON.stringify(event.type)},"sv":${event.schemaVersion},` +
+      `"data":${event.dataJson},"meta":${event.metadataJson}}`,
+  );
+  return `[${parts.join(',')}]`;
+}
+
+export interface SqlEventStoreOptions {
+  /** Send NOTIFY on every append so subscribers in other processes wake at once instead of polling. */
+  readonly notify?: boolean;
+  /** Close the SQL client when the store closes (false when the client is shared). */
+  readonly ownsClient?: boolean;
+}
+
+/**
+ * The event store on PostgreSQL or PGlite: one `append_to_stream` call per append (one round trip,
+ * an implicit transaction), reads in `(transaction_id, global_position)` order below the oldest
+ * running transaction. See schema.ts for why that order never skips.
+ */
+export class SqlEventStore implements EventStore {
+  readonly kind: 'postgres' | 'pglite';
+  readonly #client: SqlClient;
+  readonly #notify: boolean;
+  readonly #ownsClient: boolean;
+  readonly #waker = new Waker();
+  #unlisten: (() => Promise<void>) | null = null;
+  readonly #readAllSql = new Map<string, string>();
+
+  private constructor(client: SqlClient, options: SqlEventStoreOptions) {
+    this.kind = client.dialect;
+    this.#client = client;
+    this.#notify = options.notify ?? false;
+    this.#ownsClient = options.ownsClient ?? true;
+  }
+
+  /**
+   * Opens the store: applies its migrations when asked, refuses a database whose transaction ids are
+   * behind the stored events, and listens for appends from other processes when `notify` is on.
+   */
+  static async open(
+    client: SqlClient,
+    options: SqlEventStoreOptions & { readonly migrate?: boolean } = {},
+  ): Promise<SqlEventStore> {
+    const store = new SqlEventStore(client, options);
+    try {
+      if (options.migrate === true) await migrate(client, eventStoreMigrations);
+      await store.#checkTransactionIds();
+      if (store.#notify) {
+        store.#unlisten = await client.listen(NOTIFY_CHANNEL, () => store.#waker.wake());
+      }
+    } catch (error) {
+      if (store.#ownsClient) await client.close().catch(() => {});
+      throw translate(error);
+    }
+    return store;
+  }
+
+  /** Migrations to hand to `khata migrate`. */
+  static readonly migrations = eventStoreMigrations;
+
+  async #checkTransactionIds(): Promise<void> {
+    const schema = await this.#client.query<{ present: boolean }>(
+      "SELECT to_regprocedure('es.append_to_stream(text,text,text,jsonb,boolean)') IS NOT NULL AS present",
+    );
+    if (schema[0]?.present !== true) {
+      throw new Error('the event store schema is missing in this database: run `khata migrate` first');
+    }
+    const rows = await this.#client.query<{ newest: string | null; next: string }>(
+      `SELECT (SELECT transaction_id FROM es.events ORDER BY transaction_id DESC LIMIT 1)::text AS newest,
+              pg_snapshot_xmax(pg_current_snapshot())::text AS next`,
+    );
+    const row = rows[0];
+    if (row?.newest !== null && row?.newest !== undefined && BigInt(row.newest) >= BigInt(row.next)) {
+      throw new TransactionIdsBehind(
+        `stored events carry transaction id ${row.newest} but the database is only at ${row.next}: ` +
+          'it was restored logically into a new cluster; see docs/operations.md (restores)',
+      );
+    }
+  }
+
+  async appendToStream(
+    stream: string,
+    events: readonly NewEvent[],
+    options: { readonly expected: ExpectedVersion },
+  ): Promise<AppendResult> {
+    validateStreamName(stream);
+    const validated = validateEvents(events);
+    const expectedText = expectedToText(options.expected);
+    const payload = eventsJson(validated);
+    const category = streamCategory(stream);
+    for (let attempt = 1; ; attempt += 1) {
+      let row: AppendRow | undefined;
+      try {
+        const rows = await this.#client.query<AppendRow>(
+          'SELECT * FROM es.append_to_stream($1, $2, $3, $4::jsonb, $5)',
+          [stream, category, expectedText, payload, this.#notify],
+          { name: 'khata_es_append' },
+        );
+        row = rows[0];
+      } catch (error) {
+        const { code, constraint } = databaseErrorDetails(error);
+        if (code !== '23505' || constraint !== 'events_event_id_key') throw translate(error);
+        // Another append stored one of these event ids first. If it was this very append (a retry),
+        // answer with its result; if the ids are used differently, findOriginal throws.
+        const original = await this.#findOriginal(stream, validated);
+        if (original !== null) return original;
+        if (attempt >= ANY_APPEND_ATTEMPTS_MAX) throw translate(error);
+        continue;
+      }
+      if (row === undefined) throw new Error('es.append_to_stream returned no row');
+      if (row.outcome === 'ok') {
+        this.#waker.wake();
+        return {
+          nextVersion: BigInt(row.next_version as string),
+          position: sqlPosition(row.last_tx as string, row.last_gp as string),
+        };
+      }
+      if (row.outcome === 'retry' && attempt < ANY_APPEND_ATTEMPTS_MAX) {
+        await jitteredPause(attempt);
+        continue;
+      }
+      // A conflict may be a retried append that already succeeded: answer with the original result.
+      const original = await this.#findOriginal(stream, validated);
+      if (original !== null) return original;
+      throw new WrongExpectedVersion(stream, options.expected, BigInt(row.actual_version));
+    }
+  }
+
+  /**
+   * When every event of the append is already stored, identically and consecutively in this stream,
+   * returns the original append's result. Throws DuplicateEventId when some are stored differently.
+   * Returns null when none is stored.
+   */
+  async #findOriginal(stream: string, events: readonly ValidatedEvent[]): Promise<AppendResult | null> {
+    const rows = await this.#client.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM es.events
+        WHERE event_id IN (SELECT value::uuid FROM jsonb_array_elements_text($1::jsonb))`,
+      [JSON.stringify(events.map((event) => event.eventId))],
+    );
+    if (rows.length === 0) return null;
+    const byId = new Map(rows.map((row) => [row.event_id, toRecorded(row)]));
+    let previous: RecordedEvent | undefined;
+    for (const event of events) {
+      const stored = byId.get(event.eventId);
+      if (stored === undefined) throw new DuplicateEventId(stream, event.eventId, 'as part of a different append');
+      const same =
+        stored.streamId === stream &&
+        stored.type === event.type &&
+        stored.schemaVersion === event.schemaVersion &&
+        isDeepStrictEqual(stored.data, JSON.parse(event.dataJson));
+      if (!same) throw new DuplicateEventId(stream, event.eventId, 'with different content');
+      if (previous !== undefined && previous.version + 1n !== stored.version) {
+        throw new DuplicateEventId(stream, event.eventId, 'as part of a different append');
+      }
+      previous = stored;
+    }
+    const last = previous as RecordedEvent;
+    return { nextVersion: last.version, position: last.position };
+  }
+
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<StreamSlice> {
+    validateStreamName(stream);
+    const maxCount = validateReadCount(options.maxCount, READ_COUNT_MAX, READ_COUNT_MAX);
+    const backwards = options.direction === 'backwards';
+    const from = options.fromVersion ?? (backwards ? 9_223_372_036_854_775_807n : 1n);
+    const sql = `
+      SELECT s.version AS current_version, e.*
+        FROM es.streams s
+        LEFT JOIN LATERAL (
+          SELECT ${EVENT_COLUMNS} FROM es.events
+           WHERE stream_id = s.stream_id AND stream_version ${backwards ? '<=' : '>='} $2::bigint
+           ORDER BY stream_version ${backwards ? 'DESC' : 'ASC'}
+           LIMIT $3
+        ) e ON true
+       WHERE s.stream_id = $1`;
+    try {
+      const rows = await this.#client.query<EventRow & { current_version: string }>(
+        sql,
+        [stream, from.toString(), maxCount],
+        { name: backwards ? 'khata_es_read_stream_bwd' : 'khata_es_read_stream_fwd' },
+      );
+      const first = rows[0];
+      if (first === undefined) return { version: 0n, events: [] };
+      const events = first.event_id === null ? [] : rows.map(toRecorded);
+      return { version: BigInt(first.current_version), events };
+    } catch (error) {
+      throw translate(error);
+    }
+  }
+
+  async readAll(options: ReadAllOptions): Promise<ReadAllPage> {
+    const maxCount = validateReadCount(options.maxCount, options.maxCount, READ_COUNT_MAX);
+    const [afterTx, afterGp] = parsePosition(options.after);
+    const { sql, params } = this.#readAllQuery(options.filter);
+    let rows: EventRow[];
+    try {
+      rows = await this.#client.query<EventRow>(sql.text, [afterTx, afterGp, maxCount, ...params], {
+        name: sql.name,
+      });
+    } catch (error) {
+      throw translate(error);
+    }
+    // The page's rows come first; the last row (stream_id NULL) is the newest visible position.
+    const events: RecordedEvent[] = [];
+    let head: Position | null = null;
+    for (const row of rows) {
+      if (row.stream_id === null) head = sqlPosition(row.transaction_id, row.global_position);
+      else events.push(toRecorded(row));
+    }
+    const full = events.length >= maxCount;
+    const lastEvent = events.at(-1);
+    if (full && lastEvent !== undefined) return { events, last: lastEvent.position, caughtUp: false };
+    // Not full: everything visible up to the head was scanned (rows the filter dropped included).
+    const candidates = [options.after ?? null, lastEvent?.position ?? null, head].filter(
+      (position): position is Position => position !== null,
+    );
+    const last = candidates.length === 0 ? null : (candidates.sort().at(-1) as Position);
+    return { events, last, caughtUp: true };
+  }
+
+  #readAllQuery(filter: EventFilter | undefined): { sql: { text: string; name: string }; params: unknown[] } {
+    const prefixes = filter?.streamPrefixes ?? null;
+    const types = filter?.eventTypes ?? null;
+    const params: unknown[] = [];
+    const conditions: string[] = [];
+    if (prefixes !== null) {
+      const placeholders = prefixes.map((prefix) => {
+        params.push(prefix);
+        return `starts_with(e.stream_id, $${3 + params.length})`;
+      });
+      conditions.push(placeholders.length === 0 ? 'false' : `(${placeholders.join(' OR ')})`);
+    }
+    if (types !== null) {
+      params.push(JSON.stringify(types));
+      conditions.push(`e.event_type IN (SELECT jsonb_array_elements_text($${3 + params.length}::jsonb))`);
+    }
+    const shape = `${prefixes?.length ?? '-'}:${types === null ? '-' : 't'}`;
+    let text = this.#readAllSql.get(shape);
+    if (text === undefined) {
+      text = `
+        WITH bound AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+        page AS (
+          SELECT ${EVENT_COLUMNS.replaceAll(/(\w+)/g, 'e.$1')}
+            FROM es.events e, bound
+           WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+             AND e.transaction_id < bound.xmin
+             ${conditions.map((condition) => `AND ${condition}`).join(' ')}
+           ORDER BY e.transaction_id, e.global_position
+           LIMIT $3
+        ),
+        head AS (
+          SELECT e.transaction_id, e.global_position
+            FROM es.events e, bound
+           WHERE e.transaction_id < bound.xmin
+           ORDER BY e.transaction_id DESC, e.global_position DESC
+           LIMIT 1
+        )
+        SELECT * FROM page
+        UNION ALL
+        SELECT transaction_id, global_position, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM head`;
+      this.#readAllSql.set(shape, text);
+    }
+    return { sql: { text, name: `khata_es_read_all_${shape}` }, params };
+  }
+
+  subscribe(options: SubscribeOptions): AsyncIterable<SubscriptionBatch> {
+    return pollingSubscription((o) => this.readAll(o), this.#waker, options);
+  }
+
+  async headPosition(): Promise<Position | null> {
+    try {
+      const rows = await this.#client.query<{ transaction_id: string; global_position: string }>(
+        `SELECT transaction_id, global_position FROM es.events
+          ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+      );
+      const row = rows[0];
+      return row === undefined ? null : sqlPosition(row.transaction_id, row.global_position);
+    } catch (error) {
+      throw translate(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#waker.wake();
+    if (this.#unlisten !== null) {
+      const unlisten = this.#unlisten;
+      this.#unlisten = null;
+      await unlisten().catch(() => {});
+    }
+    if (this.#ownsClient) await this.#client.close();
+  }
+}
+
+function translate(error: unknown): unknown {
+  if (error instanceof EventStoreError) return error;
+  if (isConnectionError(error)) {
+    return new EventStoreUnavailable('event store database unreachable', { cause: error });
+  }
+  return error;
+}
+
+function jitteredPause(attempt: number): Promise<void> {
+  const ceilingMs = Math.min(2 ** attempt, 50);
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceilingMs));
+}

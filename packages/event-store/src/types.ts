@@ -1,0 +1,140 @@
+/**
+ * The event store contract (SPEC §3). Every adapter implements `EventStore` with the same semantics;
+ * the contract suite in `contract.ts` is the executable definition.
+ */
+
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/**
+ * What the writer expects the stream to be before the append:
+ * - `'any'`: no check (still applied with an exact compare-and-set internally, never a blind increment);
+ * - `'no_stream'`: the stream must not exist (`0n` means the same);
+ * - `'stream_exists'`: the stream must have at least one event;
+ * - a bigint: the stream must have exactly that many events.
+ */
+export type ExpectedVersion = 'any' | 'no_stream' | 'stream_exists' | bigint;
+
+/**
+ * A place in the global log. Opaque to callers, but totally ordered: within one adapter, comparing two
+ * positions as strings orders them as the log does (each adapter pads its numbers to a fixed width).
+ */
+export type Position = string & { readonly __brand: 'Position' };
+
+export interface EventMetadata {
+  readonly commandId?: string;
+  readonly correlationId?: string;
+  readonly causationId?: string;
+  readonly actor?: string;
+  /** When the command handler decided the event (the injected clock), ISO 8601. */
+  readonly recordedAt?: string;
+  readonly [key: string]: JsonValue | undefined;
+}
+
+export interface NewEvent {
+  /** A UUID. Deterministic (derived from the command id) where a retried command must not duplicate. */
+  readonly eventId: string;
+  /** Past tense, e.g. `CdrRated`. */
+  readonly type: string;
+  /** Version of `data`'s shape; readers upcast older versions. Defaults to 1. */
+  readonly schemaVersion?: number;
+  readonly data: JsonObject;
+  readonly metadata?: EventMetadata;
+}
+
+export interface RecordedEvent {
+  readonly eventId: string;
+  readonly type: string;
+  readonly schemaVersion: number;
+  readonly data: JsonObject;
+  readonly metadata: EventMetadata;
+  readonly streamId: string;
+  /** 1-based position within its stream: the stream's first event has version 1n. */
+  readonly version: bigint;
+  readonly position: Position;
+  /** When the store wrote it (the store's clock, not the domain's). */
+  readonly storedAt: Date;
+}
+
+export interface AppendResult {
+  /** The stream's version after the append: pass it as `expected` for the next append. */
+  readonly nextVersion: bigint;
+  /** Position of the last appended event. */
+  readonly position: Position;
+}
+
+export interface ReadStreamOptions {
+  /** Forwards: first version to return (default 1n). Backwards: last version to return (default: the end). */
+  readonly fromVersion?: bigint;
+  readonly maxCount?: number;
+  readonly direction?: 'forwards' | 'backwards';
+}
+
+export interface StreamSlice {
+  /** The stream's current version; 0n when the stream does not exist. */
+  readonly version: bigint;
+  readonly events: readonly RecordedEvent[];
+}
+
+export interface EventFilter {
+  /** Only streams whose id starts with one of these, e.g. `['account-']`. */
+  readonly streamPrefixes?: readonly string[];
+  readonly eventTypes?: readonly string[];
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: events strictly after this position. From the start when absent. */
+  readonly after?: Position | null;
+  readonly maxCount: number;
+  readonly filter?: EventFilter;
+}
+
+export interface ReadAllPage {
+  readonly events: readonly RecordedEvent[];
+  /**
+   * How far the log was read: pass it as `after` next time. It moves past events the filter dropped,
+   * so a filtered reader does not rescan them. `null` only when the log is empty.
+   */
+  readonly last: Position | null;
+  /** True when nothing visible lies beyond `last` at the moment of the read. */
+  readonly caughtUp: boolean;
+}
+
+export interface SubscribeOptions {
+  readonly after?: Position | null;
+  readonly filter?: EventFilter;
+  readonly batchSize?: number;
+  readonly signal: AbortSignal;
+  /**
+   * Idle polling once caught up backs off from `min` to `max` ms (defaults in limits.ts); appends in
+   * this process, and NOTIFY where enabled, wake the subscriber sooner.
+   */
+  readonly pollIntervalMs?: { readonly min: number; readonly max: number };
+}
+
+export interface SubscriptionBatch {
+  /** In log order; for each stream in version order; possibly empty when only filtered events passed. */
+  readonly events: readonly RecordedEvent[];
+  /** Store this to resume after this batch. */
+  readonly checkpoint: Position;
+  readonly caughtUp: boolean;
+}
+
+export type EventStoreKind = 'postgres' | 'pglite' | 'eventstoredb' | 'memory';
+
+export interface EventStore {
+  readonly kind: EventStoreKind;
+  appendToStream(
+    stream: string,
+    events: readonly NewEvent[],
+    options: { readonly expected: ExpectedVersion },
+  ): Promise<AppendResult>;
+  readStream(stream: string, options?: ReadStreamOptions): Promise<StreamSlice>;
+  readAll(options: ReadAllOptions): Promise<ReadAllPage>;
+  /** Catch-up, then live: yields batches until `signal` aborts. Never skips, never reorders a stream. */
+  subscribe(options: SubscribeOptions): AsyncIterable<SubscriptionBatch>;
+  /** Position of the newest committed event, or null when the log is empty. */
+  headPosition(): Promise<Position | null>;
+  close(): Promise<void>;
+}

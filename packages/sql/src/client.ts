@@ -1,0 +1,216 @@
+import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
+import pg from 'pg';
+
+/** What a caller needs to run SQL, whether on a PostgreSQL pool or on embedded PGlite. */
+export interface SqlQueryable {
+  /**
+   * Runs one statement. `name` makes it a prepared statement on PostgreSQL (parsed and planned once
+   * per connection); PGlite ignores it.
+   */
+  query<Row = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+    options?: { readonly name?: string },
+  ): Promise<Row[]>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
+}
+
+export type SqlDialect = 'postgres' | 'pglite';
+
+export interface SqlClient extends SqlQueryable {
+  readonly dialect: SqlDialect;
+  /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(work: (tx: SqlQueryable) => Promise<T>): Promise<T>;
+  /**
+   * Calls `onNotify` for each NOTIFY on `channel` until the returned function is called.
+   * PostgreSQL holds one pool connection for it; PGlite delivers notifications in process.
+   */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/**
+ * Both drivers return int8 and numeric as strings: PGlite would otherwise turn int8 into a JS number
+ * and lose precision above 2^53, and money must never pass through a float.
+ */
+const keepAsText = (value: string): string => value;
+
+export interface PostgresClientOptions {
+  readonly connectionString: string;
+  readonly applicationName: string;
+  /** Pool size. Each connection costs PostgreSQL a backend process (~10 MB). */
+  readonly maxConnections?: number;
+  /**
+   * A session left idle inside a transaction holds back `pg_snapshot_xmin` for the whole cluster and
+   * so stalls every event-store subscriber; PostgreSQL ends such a session after this long.
+   */
+  readonly idleInTransactionTimeoutMs?: number;
+  readonly statementTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+}
+
+const POOL_MAX_CONNECTIONS_DEFAULT = 10;
+const IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT = 10_000;
+const STATEMENT_TIMEOUT_MS_DEFAULT = 30_000;
+const CONNECT_TIMEOUT_MS_DEFAULT = 5_000;
+
+export function createPostgresClient(options: PostgresClientOptions): SqlClient {
+  const idleInTx = options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT;
+  const statement = options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS_DEFAULT;
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    application_name: options.applicationName,
+    max: options.maxConnections ?? POOL_MAX_CONNECTIONS_DEFAULT,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT,
+    options: `-c idle_in_transaction_session_timeout=${idleInTx} -c statement_timeout=${statement}`,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === 20 || oid === 1700
+          ? keepAsText
+          : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle pooled connection that the server drops (restart, failover) emits 'error' on the pool;
+  // without a listener that would crash the process. The next query simply gets a new connection.
+  pool.on('error', () => {});
+
+  const run = async <Row>(
+    target: pg.Pool | pg.PoolClient,
+    text: string,
+    params: readonly unknown[] | undefined,
+    name: string | undefined,
+  ): Promise<Row[]> => {
+    const config: pg.QueryConfig = { text, values: params as unknown[] };
+    if (name !== undefined) config.name = name;
+    const result = await target.query(config);
+    return result.rows as Row[];
+  };
+
+  return {
+    dialect: 'postgres',
+    query: (text, params, queryOptions) => run(pool, text, params, queryOptions?.name),
+    async exec(script) {
+      await pool.query(script);
+    },
+    async transaction(work) {
+      const connection = await pool.connect();
+      let broken: unknown;
+      try {
+        await connection.query('BEGIN');
+        const result = await work({
+          query: (text, params, queryOptions) => run(connection, text, params, queryOptions?.name),
+          async exec(script) {
+            await connection.query(script);
+          },
+        });
+        await connection.query('COMMIT');
+        return result;
+      } catch (error) {
+        try {
+          await connection.query('ROLLBACK');
+        } catch (rollbackError) {
+          broken = rollbackError;
+        }
+        throw error;
+      } finally {
+        // A connection whose rollback failed is in an unknown state: destroy it instead of reusing it.
+        connection.release(broken instanceof Error ? broken : undefined);
+      }
+    },
+    async listen(channel, onNotify) {
+      const connection = await pool.connect();
+      const handler = (message: pg.Notification): void => {
+        if (message.channel === channel) onNotify(message.payload ?? '');
+      };
+      connection.on('notification', handler);
+      await connection.query(`LISTEN ${quoteIdentifier(channel)}`);
+      return async () => {
+        connection.off('notification', handler);
+        try {
+          await connection.query(`UNLISTEN ${quoteIdentifier(channel)}`);
+        } finally {
+          connection.release();
+        }
+      };
+    },
+    close: () => pool.end(),
+  };
+}
+
+export interface PgliteClientOptions {
+  /** Directory of the database files; in memory when absent. */
+  readonly dataDir?: string;
+}
+
+export async function createPgliteClient(options: PgliteClientOptions = {}): Promise<SqlClient> {
+  const db = await PGlite.create(options.dataDir, {
+    parsers: { [pgliteTypes.INT8]: keepAsText, [pgliteTypes.NUMERIC]: keepAsText },
+  });
+  return pgliteClient(db);
+}
+
+/** Wraps an existing PGlite instance (several adapters can share one embedded database). */
+export function pgliteClient(db: PGlite): SqlClient {
+  const queryable = (target: Pick<PGlite, 'query' | 'exec'>): SqlQueryable => ({
+    async query<Row>(text: string, params?: readonly unknown[]) {
+      const result = await target.query<Row>(text, params as unknown[]);
+      return result.rows;
+    },
+    async exec(script: string) {
+      await target.exec(script);
+    },
+  });
+  return {
+    dialect: 'pglite',
+    ...queryable(db),
+    transaction: (work) => db.transaction((tx) => work(queryable(tx))),
+    async listen(channel, onNotify) {
+      const unlisten = await db.listen(channel, onNotify);
+      return () => unlisten();
+    },
+    close: () => db.close(),
+  };
+}
+
+/** Double-quotes an SQL identifier after checking it is a plain one (identifiers are never user input). */
+export function quoteIdentifier(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) {
+    throw new Error(`not a plain SQL identifier: ${JSON.stringify(name)}`);
+  }
+  return `"${name}"`;
+}
+
+/** The SQLSTATE and constraint of a database error, from either driver. */
+export function databaseErrorDetails(error: unknown): { code?: string; constraint?: string } {
+  if (typeof error !== 'object' || error === null) return {};
+  const { code, constraint } = error as { code?: unknown; constraint?: unknown };
+  const details: { code?: string; constraint?: string } = {};
+  if (typeof code === 'string') details.code = code;
+  if (typeof constraint === 'string') details.constraint = constraint;
+  return details;
+}
+
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+]);
+
+/** True when the error means the database could not be reached, not that the statement was wrong. */
+export function isConnectionError(error: unknown): boolean {
+  const { code } = databaseErrorDetails(error);
+  if (code !== undefined && CONNECTION_ERROR_CODES.has(code)) return true;
+  const message = error instanceof Error ? error.message : '';
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(message);
+}

@@ -1,0 +1,29 @@
+/**
+ * @khata/sql — one way to run SQL on PostgreSQL (`pg` pool) and on embedded PGlite, and the migration
+ * runner every schema owner (event store, each read model) uses.
+ *
+ * Invariants: int8 and numeric come back as strings on both drivers (never through a float); a
+ * transaction either commits everything `work` did or nothing; migrations are applied once, in order,
+ * and an applied migration that was edited stops start-up.
+ */
+export {
+  createPgliteClient,
+  createPostgresClient,
+  databaseErrorDetails,
+  isConnectionError,
+  type PgliteClientOptions,
+  type PostgresClientOptions,
+  pgliteClient,
+  quoteIdentifier,
+  type SqlClient,
+  type SqlDialect,
+  type SqlQueryable,
+} from './client.ts';
+export {
+  appliedVersions,
+  type Migration,
+  MigrationError,
+  type MigrationReport,
+  type MigrationSet,
+  migrate,
+} from './migrate.ts';

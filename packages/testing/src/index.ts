@@ -1,0 +1,112 @@
+/**
+ * @khata/testing — what integration tests share: throwaway PostgreSQL databases and Redis key spaces
+ * on the services named by DATABASE_URL / REDIS_URL, and the rule for when they are missing.
+ *
+ * Without DATABASE_URL (or REDIS_URL) a test that needs the service is reported as skipped, with the
+ * reason in its name; with KHATA_REQUIRE_SERVICES=1 (CI) it fails instead, so CI can never pass by
+ * silently skipping.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { describe, it } from 'vitest';
+
+export const servicesRequired = process.env.KHATA_REQUIRE_SERVICES === '1';
+
+export interface ServiceAvailability {
+  readonly url: string | undefined;
+  /** Why the service's tests do not run, when they do not. */
+  readonly missing: string | undefined;
+}
+
+function availability(variable: 'DATABASE_URL' | 'REDIS_URL' | 'EVENTSTORE_URL'): ServiceAvailability {
+  const url = process.env[variable];
+  if (url !== undefined && url !== '') return { url, missing: undefined };
+  return { url: undefined, missing: `${variable} is not set` };
+}
+
+export const postgres = (): ServiceAvailability => availability('DATABASE_URL');
+export const redis = (): ServiceAvailability => availability('REDIS_URL');
+
+/**
+ * `describe` for tests that need a service. When it is unavailable the block is skipped with the reason
+ * in its title; when services are required, a failing test takes its place.
+ */
+export function describeWithService(
+  service: ServiceAvailability,
+  title: string,
+  body: (url: string) => void,
+  options: { readonly required?: boolean } = {},
+): void {
+  const { url, missing } = service;
+  if (url !== undefined) {
+    describe(title, () => body(url));
+    return;
+  }
+  if (options.required ?? servicesRequired) {
+    describe(title, () => {
+      it(`needs its service: ${missing} (KHATA_REQUIRE_SERVICES=1)`, () => {
+        throw new Error(`${title}: ${missing}, and KHATA_REQUIRE_SERVICES=1 forbids skipping`);
+      });
+    });
+    return;
+  }
+  describe.skip(`${title} (skipped: ${missing})`, () => body(''));
+}
+
+export interface TestDatabase {
+  readonly url: string;
+  readonly name: string;
+  drop(): Promise<void>;
+}
+
+// Databases left behind by a crashed run are dropped by a later run once they are this old.
+const STALE_DATABASE_AGE_MS = 6 * 60 * 60 * 1000;
+
+/**
+ * Creates an empty database on the server of `serverUrl` (DATABASE_URL) for one test file, named
+ * `khata_t_<epoch ms>_<random>` so that parallel test files never share one.
+ */
+export async function createTestDatabase(serverUrl: string): Promise<TestDatabase> {
+  const now = Date.now();
+  const name = `khata_t_${now}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await dropStaleDatabases(admin, now);
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    name,
+    async drop() {
+      const client = new pg.Client({ connectionString: serverUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+async function dropStaleDatabases(admin: pg.Client, now: number): Promise<void> {
+  const { rows } = await admin.query<{ datname: string }>(
+    "SELECT datname FROM pg_database WHERE datname LIKE 'khata\\_t\\_%'",
+  );
+  for (const { datname } of rows) {
+    const created = Number(datname.split('_')[2]);
+    if (Number.isFinite(created) && now - created > STALE_DATABASE_AGE_MS) {
+      await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`).catch(() => {});
+    }
+  }
+}
+
+/** A key prefix unique to one test file, for sharing one Redis between parallel files. */
+export function testKeyPrefix(label: string): string {
+  return `khata-test:${label}:${randomBytes(4).toString('hex')}:`;
+}
