@@ -1,5 +1,6 @@
 import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
 import pg from 'pg';
+import { lockDataDirectory } from './lock.ts';
 
 /** What a caller needs to run SQL, whether on a PostgreSQL pool or on embedded PGlite. */
 export interface SqlQueryable {
@@ -139,15 +140,32 @@ export function createPostgresClient(options: PostgresClientOptions): SqlClient 
 }
 
 export interface PgliteClientOptions {
-  /** Directory of the database files; in memory when absent. */
+  /** Directory of the database files (locked against other processes); in memory when absent. */
   readonly dataDir?: string;
 }
 
 export async function createPgliteClient(options: PgliteClientOptions = {}): Promise<SqlClient> {
-  const db = await PGlite.create(options.dataDir, {
-    parsers: { [pgliteTypes.INT8]: keepAsText, [pgliteTypes.NUMERIC]: keepAsText },
-  });
-  return pgliteClient(db);
+  const { dataDir } = options;
+  const unlock = dataDir === undefined ? () => {} : lockDataDirectory(dataDir);
+  try {
+    const db = await PGlite.create(dataDir, {
+      parsers: { [pgliteTypes.INT8]: keepAsText, [pgliteTypes.NUMERIC]: keepAsText },
+    });
+    const client = pgliteClient(db);
+    return {
+      ...client,
+      async close() {
+        try {
+          await client.close();
+        } finally {
+          unlock();
+        }
+      },
+    };
+  } catch (error) {
+    unlock();
+    throw error;
+  }
 }
 
 /** Wraps an existing PGlite instance (several adapters can share one embedded database). */

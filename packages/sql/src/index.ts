@@ -19,6 +19,7 @@ export {
   type SqlDialect,
   type SqlQueryable,
 } from './client.ts';
+export { DataDirectoryInUse, dataDirectoryHolder, lockDataDirectory, lockPath } from './lock.ts';
 export {
   appliedVersions,
   type Migration,

@@ -1,0 +1,92 @@
+import { inspect } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, Secret } from './config.ts';
+
+const load = (env: Record<string, string>) => loadConfig(env, { cwd: '/srv/khata' });
+
+describe('configuration', () => {
+  it('runs on embedded defaults with no variables at all', () => {
+    const config = load({});
+    expect(config.eventStore.kind).toBe('pglite');
+    expect(config.database.url).toBeNull();
+    expect(config.redis.url).toBeNull();
+    expect(config.dataDir).toBe('/srv/khata/.khata/data');
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 3000 });
+    expect(config.jwt.accessExpirySeconds).toBe(900);
+    expect(config.jwt.refreshExpirySeconds).toBe(604_800);
+    expect(config.hotProjection.unavailablePolicy).toBe('fail-closed');
+  });
+
+  it('is frozen all the way down', () => {
+    const config = load({ CORS_ORIGINS: 'https://a.example' });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.http)).toBe(true);
+    expect(Object.isFrozen(config.corsOrigins)).toBe(true);
+    expect(() => {
+      (config.http as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  it('composes DATABASE_URL from DB_HOST and friends, escaping the password', () => {
+    const config = load({ DB_HOST: 'db', DB_PORT: '6543', DB_NAME: 'ledger', DB_USER: 'khata', DB_PASSWORD: 'p@ss/w' });
+    expect(config.database.url?.reveal()).toBe('postgres://khata:p%40ss%2Fw@db:6543/ledger');
+    const direct = load({ DATABASE_URL: 'postgres://x@h/d', DB_HOST: 'ignored' });
+    expect(direct.database.url?.reveal()).toBe('postgres://x@h/d');
+  });
+
+  it('composes REDIS_URL from REDIS_HOST and REDIS_PORT', () => {
+    expect(load({ REDIS_HOST: 'cache', REDIS_PORT: '6380' }).redis.url?.reveal()).toBe('redis://cache:6380');
+  });
+
+  it('reads a list of FreeSWITCH nodes sharing one port and password', () => {
+    const config = load({ FREESWITCH_ESL_HOST: 'fs1, fs2', FREESWITCH_ESL_PASSWORD: 'ClueCon' });
+    expect(config.freeswitch.nodes.map((n) => [n.host, n.port, n.password.reveal()])).toEqual([
+      ['fs1', 8021, 'ClueCon'],
+      ['fs2', 8021, 'ClueCon'],
+    ]);
+  });
+
+  it('parses durations with units', () => {
+    const config = load({ JWT_ACCESS_EXPIRY: '10m', JWT_REFRESH_EXPIRY: '30d' });
+    expect(config.jwt.accessExpirySeconds).toBe(600);
+    expect(config.jwt.refreshExpirySeconds).toBe(2_592_000);
+  });
+
+  const bad: [string, Record<string, string>, string][] = [
+    ['an unknown event store', { EVENT_STORE: 'mysql' }, 'EVENT_STORE'],
+    ['a postgres event store without a database', { EVENT_STORE: 'postgres' }, 'DATABASE_URL'],
+    ['an EventStoreDB store without its URL', { EVENT_STORE: 'eventstoredb' }, 'EVENTSTORE_URL'],
+    ['a port that is not a number', { PORT: 'eighty' }, 'PORT'],
+    ['a port out of range', { PORT: '70000' }, 'PORT'],
+    ['a DATABASE_URL that is not PostgreSQL', { DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    ['a REDIS_URL that is not Redis', { REDIS_URL: 'http://x' }, 'REDIS_URL'],
+    ['a weak JWT secret in production', { NODE_ENV: 'production', JWT_SECRET: 'short' }, 'JWT_SECRET'],
+    ['a malformed duration', { JWT_ACCESS_EXPIRY: 'soon' }, 'JWT_ACCESS_EXPIRY'],
+    ['a Razorpay key without its secret', { RAZORPAY_KEY_ID: 'rzp_test_x' }, 'RAZORPAY_KEY_SECRET'],
+    ['a webhook user without a password', { CDR_WEBHOOK_USER: 'fs' }, 'CDR_WEBHOOK_PASSWORD'],
+    ['a FreeSWITCH host without a password', { FREESWITCH_ESL_HOST: 'fs1' }, 'FREESWITCH_ESL_PASSWORD'],
+    ['a CORS origin with a path', { CORS_ORIGINS: 'https://a.example/x' }, 'CORS_ORIGINS'],
+    ['an unknown log level', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+  ];
+  for (const [label, env, variable] of bad) {
+    it(`stops on ${label}, naming ${variable}`, () => {
+      let caught: unknown;
+      try {
+        load(env);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(ConfigError);
+      expect((caught as ConfigError).variable).toBe(variable);
+      expect((caught as ConfigError).message).toContain(variable);
+    });
+  }
+
+  it('never prints a secret', () => {
+    const config = load({ DATABASE_URL: 'postgres://u:hunter2@h/d', JWT_SECRET: 'x'.repeat(40) });
+    const printed = [JSON.stringify(config), inspect(config, { depth: 10 }), String(config.jwt.secret)].join('\n');
+    expect(printed).not.toContain('hunter2');
+    expect(printed).not.toContain('x'.repeat(40));
+    expect(new Secret('s').reveal()).toBe('s');
+  });
+});
