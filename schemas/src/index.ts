@@ -1,8 +1,13 @@
 /**
  * @khata/schemas — JSON Schemas are the single source of truth for every event, command, API body,
- * catalog file and tariff (SPEC §2). This package holds them (the `.json` files beside `src/`) and the
- * one validator that checks documents against them.
+ * catalog file and tariff (SPEC §2). Commands, events and API bodies are written with TypeBox, which
+ * yields plain JSON Schema objects and the TypeScript types derived from them (one direction: schema →
+ * type); data files (catalog, tariffs) have `.json` schemas beside them. `export.ts` writes the TypeBox
+ * schemas out as `.json` files under `json/` for tools outside TypeScript.
  */
+export * from './account/commands.ts';
+export * from './account/events.ts';
+export * as common from './common.ts';
 export {
   addSchema,
   createValidator,

@@ -6,5 +6,10 @@
  * (`Money`, `Fraction`) and rounded only where a rule names the rounding; a rejection is a value with a
  * stable code, never an exception; a broken invariant is a bug and fails an assertion.
  */
+
+export * from './account/index.ts';
+export * from './catalog/index.ts';
 export * from './money/money.ts';
+export * from './rating/index.ts';
+export * from './tax/index.ts';
 export * from './time/calendar.ts';

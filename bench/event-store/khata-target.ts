@@ -1,0 +1,50 @@
+import { type Position, SqlEventStore } from '@khata/event-store';
+import { createPgliteClient, createPostgresClient, type SqlClient } from '@khata/sql';
+import type { LogReader, StoreUnderTest } from './workloads.ts';
+
+/** Khata's SQL event store, on PostgreSQL through a `pg` pool or on in-memory PGlite. */
+export async function openKhataTarget(
+  options:
+    | { readonly database: 'postgres'; readonly connectionString: string; readonly poolConnections: number }
+    | { readonly database: 'pglite' },
+): Promise<StoreUnderTest> {
+  const client: SqlClient =
+    options.database === 'postgres'
+      ? createPostgresClient({
+          connectionString: options.connectionString,
+          applicationName: 'khata-bench-khata',
+          maxConnections: options.poolConnections,
+        })
+      : await createPgliteClient();
+  const store = await SqlEventStore.open(client, { migrate: true });
+  return {
+    label: options.database === 'postgres' ? 'khata' : 'khata-pglite',
+    async append(stream, events, expectedVersion) {
+      await store.appendToStream(stream, events, { expected: expectedVersion });
+    },
+    async readStream(stream) {
+      const slice = await store.readStream(stream);
+      return slice.events.length;
+    },
+    logReader(pageSizeEvents): LogReader {
+      let after: Position | null = null;
+      return {
+        async next() {
+          const page = await store.readAll({ after, maxCount: pageSizeEvents });
+          after = page.last;
+          return { events: page.events.length, caughtUp: page.caughtUp };
+        },
+      };
+    },
+    async reset() {
+      await client.query('TRUNCATE es.events, es.streams');
+      await client.query('ALTER SEQUENCE es.events_global_position_seq RESTART');
+    },
+    async settle() {
+      // Separate statements: VACUUM refuses to run inside the implicit transaction of a multi-statement script.
+      await client.exec('VACUUM ANALYZE');
+      await client.exec('CHECKPOINT');
+    },
+    close: () => store.close(),
+  };
+}
