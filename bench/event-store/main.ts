@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createPostgresClient, quoteIdentifier, type SqlClient } from '@khata/sql';
@@ -22,6 +24,8 @@ const RUNS_DEFAULT = 3;
 const POOL_CONNECTIONS_DEFAULT = 10;
 /** A store's run normally takes under a minute; a child that has not finished by then is stuck. */
 const CHILD_DURATION_MS_MAX = 10 * 60_000;
+/** How long the machine is watched before each store runs, to tell a quiet machine from a busy one. */
+const BACKGROUND_SAMPLE_MS = 1_000;
 const DATABASES: Readonly<Record<'khata' | 'emmett', string>> = {
   khata: 'khata_bench_khata',
   emmett: 'khata_bench_emmett',
@@ -55,6 +59,31 @@ function databaseUrl(name: string): string {
 async function recreateDatabase(admin: SqlClient, name: string): Promise<void> {
   await admin.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`);
   await admin.exec(`CREATE DATABASE ${quoteIdentifier(name)}`);
+}
+
+/** Busy and total CPU time of the whole machine so far, in clock ticks (Linux /proc/stat). */
+function cpuTicks(): { busy: number; total: number } | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = ticks.reduce((sum, value) => sum + value, 0);
+    // idle and iowait are the 4th and 5th fields.
+    return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Share of all cores busy while the benchmark itself is idle: the load other people put on the machine
+ * just before a store runs. NaN where /proc/stat is missing.
+ */
+async function backgroundCpuPercent(): Promise<number> {
+  const before = cpuTicks();
+  await sleep(BACKGROUND_SAMPLE_MS);
+  const after = cpuTicks();
+  if (before === null || after === null || after.total === before.total) return Number.NaN;
+  return (100 * (after.busy - before.busy)) / (after.total - before.total);
 }
 
 function runStore(store: StoreName): Promise<{ warmUpSeconds: number; results: WorkloadResult[] }> {
@@ -100,13 +129,15 @@ try {
     if (!values['skip-pglite']) order.push('pglite');
     for (const [index, store] of order.entries()) {
       if (store !== 'pglite') await recreateDatabase(admin, DATABASES[store]);
-      process.stderr.write(`run ${run}/${runCount}: ${store}…\n`);
+      const backgroundCpu = await backgroundCpuPercent();
+      process.stderr.write(`run ${run}/${runCount}: ${store} (others busy ${backgroundCpu.toFixed(0)} % of CPU)…\n`);
       const loadAverageBefore = loadavg()[0] ?? 0;
       const { warmUpSeconds, results } = await runStore(store);
       runs.push({
         store,
         run,
         place: index + 1,
+        backgroundCpuPercent: backgroundCpu,
         loadAverageBefore,
         loadAverageAfter: loadavg()[0] ?? 0,
         warmUpSeconds,

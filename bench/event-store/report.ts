@@ -16,6 +16,8 @@ export interface StoreRun {
   readonly run: number;
   /** 1-based place of this store within its run (the PostgreSQL stores alternate). */
   readonly place: number;
+  /** Share of all cores busy during the second before the store started, while the benchmark was idle. */
+  readonly backgroundCpuPercent: number;
   readonly loadAverageBefore: number;
   readonly loadAverageAfter: number;
   readonly warmUpSeconds: number;
@@ -169,10 +171,11 @@ export function renderResults(input: ReportInput): string {
       : `Runs disagreed by more than ${Math.round((NOISY_SPREAD - 1) * 100)} % (fastest ÷ slowest) on: ` +
           `${noisy.join(', ')}. The machine was shared, see the load averages below.`,
     '',
-    'Every run, events per second (1-minute load average before → after the store ran):',
+    'Every run, events per second. "Others" is the share of both cores busy in the second before the store ' +
+      'started, while the benchmark was idle; "load" the 1-minute load average before → after the store ran.',
     '',
-    '| Run | Store | Place | Load | ' + summaries.map((summary) => summary.workload).join(' | ') + ' |',
-    `|---|---|---|---|${summaries.map(() => '---:').join('|')}|`,
+    '| Run | Store | Place | Others | Load | ' + summaries.map((summary) => summary.workload).join(' | ') + ' |',
+    `|---|---|---|---:|---|${summaries.map(() => '---:').join('|')}|`,
   );
   for (const run of input.runs) {
     const cells = summaries.map((summary) => {
@@ -181,7 +184,8 @@ export function renderResults(input: ReportInput): string {
       return `${formatRate(result.perSecond)}${result.cutShort ? ' (cut short)' : ''}`;
     });
     lines.push(
-      `| ${run.run} | ${run.store} | ${run.place} | ${run.loadAverageBefore.toFixed(2)} → ` +
+      `| ${run.run} | ${run.store} | ${run.place} | ${run.backgroundCpuPercent.toFixed(0)} % | ` +
+        `${run.loadAverageBefore.toFixed(2)} → ` +
         `${run.loadAverageAfter.toFixed(2)} | ${cells.join(' | ')} |`,
     );
   }

@@ -28,6 +28,11 @@
  * - within a stream, an id older than the window is not found when the caller's expected version is the
  *   current one (or `'any'`, beyond EventStoreDB's id cache), and would be written a second time;
  * - two appends racing with the same ids but different content can both be acknowledged.
+ *
+ * Costs and requirements: an append is two round trips (the window read, then the write). A timeout or a
+ * dropped connection surfaces as EventStoreUnavailable even though the write may have landed; retrying
+ * the same append is safe, since it then answers the original result. Stream reads must carry log
+ * positions, which servers give from 22.6 on.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type {
@@ -91,6 +96,8 @@ export const SUBSCRIPTION_RETRY_DELAY_MS_MAX = 5_000;
 export const SCHEMA_VERSION_METADATA_KEY = '$khata.schemaVersion';
 
 const POSITION_DIGITS = 20;
+// What a server before 22.6 sends for the position of an event read from a stream (−1 as an unsigned 64-bit).
+const NO_POSITION = 2n ** 64n - 1n;
 const SCHEMA_VERSION_MAX = 32_767;
 
 /** The fields of an event as the client returns it that this adapter reads. */
@@ -188,7 +195,7 @@ export function toEventData(event: ValidatedEvent, field = 'event'): JSONEventDa
 /** A stored event as Khata sees it. Throws for events that Khata cannot have written (no JSON object data). */
 export function toRecordedEvent(stored: StoredClientEvent): RecordedEvent {
   const where = `${stored.streamId}@${stored.revision}`;
-  if (stored.position === undefined) {
+  if (stored.position === undefined || stored.position.commit === NO_POSITION) {
     throw new Error(`${where}: EventStoreDB returned no log position; Khata needs EventStoreDB 22.6 or later`);
   }
   const { metadata, schemaVersion } = decodeMetadata(stored.metadata, where);
@@ -492,6 +499,7 @@ export class EventStoreDbEventStore implements EventStore {
       }
       // Read the version first so that the events can only be older than it.
       const version = await this.#currentVersion(stream);
+      // biome-ignore lint/complexity/useMathMinMax: Math.min does not take bigints.
       const from = options.fromVersion < version ? options.fromVersion : version;
       if (from < 1n) return { version, events: [] };
       const events = (await this.#readEvents(stream, 'backwards', from - 1n, maxCount)) ?? [];
@@ -520,6 +528,7 @@ export class EventStoreDbEventStore implements EventStore {
       if (budget <= 0) return scan.result('bound');
       const requested = Math.min(pageSize, budget + 1);
       const from = scan.resumeFrom;
+      const scannedBefore = scan.scanned;
       const page = await this.#readAllRaw({
         fromPosition: from === null ? 'start' : decodePosition(from),
         direction: 'forwards',
@@ -527,6 +536,8 @@ export class EventStoreDbEventStore implements EventStore {
       });
       if (scan.add(page)) return scan.result('full');
       if (page.length < requested) return scan.result('end');
+      // The scan bound only holds if every full page moves the scan forwards.
+      if (scan.scanned === scannedBefore) throw new Error(`EventStoreDB read no further than ${from} in $all`);
     }
   }
 
@@ -541,6 +552,7 @@ export class EventStoreDbEventStore implements EventStore {
     let oldest: Position | null = null;
     let scanned = 0;
     while (scanned < HEAD_SCAN_EVENTS_MAX) {
+      const scannedBefore = scanned;
       const page = await this.#readAllRaw({
         fromPosition: oldest === null ? 'end' : decodePosition(oldest),
         direction: 'backwards',
@@ -555,6 +567,7 @@ export class EventStoreDbEventStore implements EventStore {
         if (!isSystemEvent(stored)) return position;
       }
       if (page.length < HEAD_PAGE_EVENTS) return null;
+      if (scanned === scannedBefore) throw new Error(`EventStoreDB read no further back than ${oldest} in $all`);
     }
     // A very long run of system events at the end: answer the newest position, which readAll also
     // moves past once its own scan bound is hit, rather than scan without end.

@@ -21,8 +21,8 @@ import {
   expectedRevisionFor,
   isSystemEvent,
   originalAppendResult,
-  type StoredClientEvent,
   SCHEMA_VERSION_METADATA_KEY,
+  type StoredClientEvent,
   toEventData,
   toRecordedEvent,
   translateError,
@@ -104,7 +104,8 @@ describe('positions', () => {
     });
     fc.assert(
       fc.property(logPosition, logPosition, (a, b) => {
-        const logOrder = a.commit === b.commit ? Math.sign(Number(a.prepare - b.prepare)) : a.commit < b.commit ? -1 : 1;
+        const logOrder =
+          a.commit === b.commit ? Math.sign(Number(a.prepare - b.prepare)) : a.commit < b.commit ? -1 : 1;
         const encodedA = encodePosition(a);
         const encodedB = encodePosition(b);
         const stringOrder = encodedA === encodedB ? 0 : encodedA < encodedB ? -1 : 1;
@@ -194,7 +195,11 @@ describe('events on the wire', () => {
     const [validated] = validateEvents([newEvent]);
     if (validated === undefined) throw new Error('validated nothing');
     const wire = toEventData(validated);
-    expect(wire).toMatchObject({ id: newEvent.eventId.toLowerCase(), contentType: 'application/json', type: 'CdrRated' });
+    expect(wire).toMatchObject({
+      id: newEvent.eventId.toLowerCase(),
+      contentType: 'application/json',
+      type: 'CdrRated',
+    });
     expect(wire.metadata).toEqual({ ...newEvent.metadata, [SCHEMA_VERSION_METADATA_KEY]: 3 });
     // The client sends data and metadata as JSON text and parses them on the way back.
     const roundTripped = stored({
@@ -240,6 +245,8 @@ describe('events on the wire', () => {
     );
     const withoutPosition = { ...stored(), position: undefined };
     expect(() => toRecordedEvent(withoutPosition)).toThrow(/22\.6 or later/);
+    const unsignedMinusOne = { ...stored(), position: { commit: UINT64_MAX, prepare: UINT64_MAX } };
+    expect(() => toRecordedEvent(unsignedMinusOne)).toThrow(/22\.6 or later/);
   });
 
   it('tells EventStoreDB system events from Khata events', () => {
@@ -257,7 +264,14 @@ describe('retried appends', () => {
 
   function recorded(event: NewEvent, version: bigint, streamId = 'account-1'): RecordedEvent {
     return toRecordedEvent(
-      stored({ id: event.eventId, streamId, type: event.type, revision: version - 1n, at: version * 100n, data: event.data }),
+      stored({
+        id: event.eventId,
+        streamId,
+        type: event.type,
+        revision: version - 1n,
+        at: version * 100n,
+        data: event.data,
+      }),
     );
   }
   function byId(...events: RecordedEvent[]): Map<string, RecordedEvent> {

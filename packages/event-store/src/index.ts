@@ -20,6 +20,7 @@ export {
   TransactionIdsBehind,
   WrongExpectedVersion,
 } from './errors.ts';
+export { EventStoreDbEventStore } from './eventstoredb.ts';
 export { type EventStoreSettings, type OpenOptions, openEventStore } from './factory.ts';
 export { matchesFilter } from './filter.ts';
 export * as limits from './limits.ts';

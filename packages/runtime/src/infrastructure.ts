@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import { relative } from 'node:path';
 import type { KhataConfig } from '@khata/config';
 import { type EventStore, type EventStoreSettings, eventStoreMigrations, openEventStore } from '@khata/event-store';
+import { ledgerMigrations } from '@khata/ledger';
 import {
   appliedVersions,
   createPgliteClient,
@@ -18,7 +19,7 @@ import { Redis } from 'ioredis';
  * The schemas Khata owns, in the order `khata migrate` applies them. Read models add theirs here.
  */
 export function migrationSets(): readonly MigrationSet[] {
-  return [eventStoreMigrations];
+  return [eventStoreMigrations, ledgerMigrations];
 }
 
 /** The databases a Khata process works with, opened from configuration. */

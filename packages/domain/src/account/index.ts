@@ -14,6 +14,7 @@ export {
   RESERVATION_GRACE_SECONDS_DEFAULT,
   type RulesSettings,
 } from './rules.ts';
+export { STATE_SNAPSHOT_VERSION, stateFromJson, stateToJson } from './snapshot.ts';
 export {
   type AccountState,
   type AccountStatus,
@@ -26,3 +27,4 @@ export {
   type Subscription,
   type UsageMonth,
 } from './state.ts';
+export { isAccountEventType, type StoredEvent, UnknownEventVersion, upcastAccountEvent } from './upcast.ts';

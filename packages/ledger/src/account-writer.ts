@@ -1,0 +1,424 @@
+import {
+  type AccountDecider,
+  type AccountState,
+  type Decided,
+  isRejection,
+  STATE_SNAPSHOT_VERSION,
+  stateFromJson,
+  stateToJson,
+  upcastAccountEvent,
+} from '@khata/domain';
+import {
+  DuplicateEventId,
+  type EventStore,
+  type JsonObject,
+  type NewEvent,
+  type RecordedEvent,
+  WrongExpectedVersion,
+} from '@khata/event-store';
+import { type AccountCommand, CURRENT_EVENT_VERSION } from '@khata/schemas';
+import { type ChainedMetadata, chainHash, GENESIS_HASH } from './chain.ts';
+import { accountStream, eventIdFor } from './ids.ts';
+import type { AcceptedEvent, CommandOutcome } from './outcome.ts';
+import type { CommandLog, SnapshotStore } from './stores.ts';
+
+/** Who issued a command and why, recorded in each event's metadata. */
+export interface CommandMeta {
+  /** `user:<id>`, `system:scheduler`, `freeswitch:<node>`, … */
+  readonly actor: string;
+  readonly correlationId?: string;
+  readonly causationId?: string;
+}
+
+/** An account as the writer holds it: state folded up to `version`, and the chain hash of that event. */
+export interface LoadedAccount {
+  readonly streamId: string;
+  readonly state: AccountState;
+  readonly version: bigint;
+  readonly lastHash: string;
+}
+
+export interface AccountWriterOptions {
+  readonly store: EventStore;
+  readonly commandLog: CommandLog;
+  readonly snapshots: SnapshotStore;
+  readonly decider: AccountDecider;
+  /** The handler's clock: `now` for decisions and `recordedAt` (the domain never reads a clock). */
+  readonly clock: () => Date;
+  /** Commands for one account decided together and appended in one write. */
+  readonly batchMax?: number;
+  /** Accounts whose state stays in memory between commands (least recently used leave first). */
+  readonly cachedAccountsMax?: number;
+  /** Take a snapshot each time a stream passes a multiple of this many events. */
+  readonly snapshotEvery?: number;
+  /** Appends retried after losing a compare-and-set to another process. */
+  readonly appendAttemptsMax?: number;
+  /** Called after each successful append, for live updates and tests (errors are ignored). */
+  readonly onAppended?: (streamId: string, events: readonly AcceptedEvent[]) => void;
+}
+
+export const BATCH_COMMANDS_MAX = 256;
+export const CACHED_ACCOUNTS_MAX = 10_000;
+export const SNAPSHOT_EVERY_EVENTS = 500;
+export const APPEND_ATTEMPTS_MAX = 8;
+const READ_PAGE_EVENTS = 1_000;
+/** How far back a re-submitted command's events are searched for when its log entry is missing. */
+const ORIGINAL_SCAN_EVENTS_MAX = 10_000;
+
+interface Pending {
+  readonly command: AccountCommand;
+  readonly meta: CommandMeta;
+  readonly resolve: (outcome: CommandOutcome) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface Queue {
+  readonly items: Pending[];
+  running: boolean;
+}
+
+/**
+ * The single writer of each account in this process (SPEC §14: a hot account's commands are batched
+ * by one writer rather than fighting over compare-and-set). Commands for one account queue up; the
+ * writer takes up to `batchMax` of them, decides them one after another against the evolving state,
+ * and appends all their events in one write with the expected version. Another process appending to
+ * the same stream makes the append fail with WrongExpectedVersion: the writer then reads what it
+ * missed and decides the batch again (bounded).
+ *
+ * Idempotency: a command id seen before gets its logged outcome; event ids derive from the command id
+ * (or from the fact an event records), so even a command whose log entry was lost appends nothing new.
+ */
+export class AccountWriter {
+  readonly #options: Required<Omit<AccountWriterOptions, 'onAppended'>> & Pick<AccountWriterOptions, 'onAppended'>;
+  readonly #queues = new Map<string, Queue>();
+  readonly #cache = new Map<string, LoadedAccount>();
+
+  constructor(options: AccountWriterOptions) {
+    this.#options = {
+      batchMax: BATCH_COMMANDS_MAX,
+      cachedAccountsMax: CACHED_ACCOUNTS_MAX,
+      snapshotEvery: SNAPSHOT_EVERY_EVENTS,
+      appendAttemptsMax: APPEND_ATTEMPTS_MAX,
+      ...options,
+    };
+  }
+
+  /** Queues a (schema-valid) command behind the account's earlier ones; resolves with its outcome. */
+  submit(command: AccountCommand, meta: CommandMeta): Promise<CommandOutcome> {
+    const streamId = accountStream(command.accountId);
+    return new Promise((resolve, reject) => {
+      let queue = this.#queues.get(streamId);
+      if (queue === undefined) {
+        queue = { items: [], running: false };
+        this.#queues.set(streamId, queue);
+      }
+      queue.items.push({ command, meta, resolve, reject });
+      if (!queue.running) {
+        queue.running = true;
+        queueMicrotask(() => void this.#drain(streamId, queue as Queue));
+      }
+    });
+  }
+
+  /** The account's current state (from memory, a snapshot and the stream), for reads that need the authority. */
+  async load(accountId: string): Promise<LoadedAccount> {
+    const streamId = accountStream(accountId);
+    return this.#catchUp(this.#cache.get(streamId) ?? (await this.#fromSnapshot(streamId)));
+  }
+
+  /** Forgets cached state, e.g. after a test rewrites a stream. */
+  forget(accountId: string): void {
+    this.#cache.delete(accountStream(accountId));
+  }
+
+  async #drain(streamId: string, queue: Queue): Promise<void> {
+    try {
+      while (queue.items.length > 0) {
+        const batch = queue.items.splice(0, this.#options.batchMax);
+        try {
+          await this.#process(streamId, batch);
+        } catch (error) {
+          for (const item of batch) item.reject(error);
+          this.#cache.delete(streamId);
+        }
+      }
+    } finally {
+      queue.running = false;
+      if (queue.items.length > 0) {
+        queue.running = true;
+        queueMicrotask(() => void this.#drain(streamId, queue));
+      } else {
+        this.#queues.delete(streamId);
+      }
+    }
+  }
+
+  async #process(streamId: string, batch: readonly Pending[]): Promise<void> {
+    const logged = await this.#options.commandLog.getMany(batch.map((item) => item.command.commandId));
+    const fresh: Pending[] = [];
+    const waiting = new Map<string, Pending[]>();
+    for (const item of batch) {
+      const previous = logged.get(item.command.commandId);
+      if (previous !== undefined) {
+        item.resolve(previous);
+        continue;
+      }
+      // The same command twice in one batch: the second gets the first's outcome.
+      const twins = waiting.get(item.command.commandId);
+      if (twins !== undefined) {
+        twins.push(item);
+        continue;
+      }
+      waiting.set(item.command.commandId, [item]);
+      fresh.push(item);
+    }
+    if (fresh.length === 0) return;
+    const outcomes = await this.#decideAndAppend(streamId, fresh);
+    for (const [commandId, items] of waiting) {
+      const outcome = outcomes.get(commandId);
+      for (const item of items) {
+        if (outcome === undefined) item.reject(new Error(`no outcome for command ${commandId}`));
+        else item.resolve(outcome);
+      }
+    }
+  }
+
+  async #decideAndAppend(streamId: string, items: readonly Pending[]): Promise<Map<string, CommandOutcome>> {
+    for (let attempt = 1; ; attempt += 1) {
+      const loaded = await this.#catchUp(this.#cache.get(streamId) ?? (await this.#fromSnapshot(streamId)));
+      const now = this.#options.clock();
+      const draft = this.#decideAll(loaded, items, now);
+      const outcomes = new Map<string, CommandOutcome>();
+      if (draft.events.length === 0) {
+        for (const outcome of draft.outcomes) outcomes.set(outcome.commandId, outcome);
+        await this.#options.commandLog.putMany(draft.outcomes);
+        return outcomes;
+      }
+      try {
+        const result = await this.#options.store.appendToStream(streamId, draft.events, {
+          expected: loaded.version === 0n ? 'no_stream' : loaded.version,
+        });
+        if (result.nextVersion !== draft.version) {
+          // The store already had these exact events (same ids, same content): the append was a retry
+          // of one that succeeded. Nothing was written now; recover what was.
+          this.#cache.delete(streamId);
+          return this.#oneByOne(streamId, items);
+        }
+      } catch (error) {
+        if (error instanceof WrongExpectedVersion && attempt < this.#options.appendAttemptsMax) {
+          // Another process wrote to this account: read what we missed and decide again.
+          await pause(attempt);
+          continue;
+        }
+        if (error instanceof DuplicateEventId) return this.#oneByOne(streamId, items);
+        throw error;
+      }
+      this.#remember({ streamId, state: draft.state, version: draft.version, lastHash: draft.lastHash });
+      await this.#options.commandLog.putMany(draft.outcomes);
+      for (const outcome of draft.outcomes) outcomes.set(outcome.commandId, outcome);
+      this.#notify(streamId, draft.outcomes);
+      await this.#maybeSnapshot(streamId, loaded.version, draft);
+      return outcomes;
+    }
+  }
+
+  /**
+   * An event id in the batch already exists with other content: some command in it was applied before
+   * (its log entry lost, or a fact such as a CDR reported twice). Each command alone tells which.
+   */
+  async #oneByOne(streamId: string, items: readonly Pending[]): Promise<Map<string, CommandOutcome>> {
+    const outcomes = new Map<string, CommandOutcome>();
+    if (items.length === 1) {
+      const [item] = items as [Pending];
+      this.#cache.delete(streamId);
+      outcomes.set(item.command.commandId, await this.#originalOutcome(streamId, item));
+      return outcomes;
+    }
+    for (const item of items) {
+      const single = await this.#decideAndAppend(streamId, [item]);
+      for (const [id, outcome] of single) outcomes.set(id, outcome);
+    }
+    return outcomes;
+  }
+
+  /**
+   * The outcome of a command whose events (or whose fact's event) are already stored: found by their
+   * derived ids among the stream's recent events. The command log records it for next time.
+   */
+  async #originalOutcome(streamId: string, item: Pending): Promise<CommandOutcome> {
+    const loaded = await this.load(item.command.accountId);
+    const draft = this.#decideAll(loaded, [item], this.#options.clock());
+    const wanted = new Set(draft.events.map((event) => event.eventId));
+    const found: AcceptedEvent[] = [];
+    let before = loaded.version;
+    let scanned = 0;
+    while (before > 0n && scanned < ORIGINAL_SCAN_EVENTS_MAX && found.length < wanted.size) {
+      const { events } = await this.#options.store.readStream(streamId, {
+        direction: 'backwards',
+        fromVersion: before,
+        maxCount: READ_PAGE_EVENTS,
+      });
+      for (const event of events) {
+        if (wanted.has(event.eventId)) found.unshift(accepted(event));
+      }
+      scanned += events.length;
+      if (events.length === 0) break;
+      before -= BigInt(events.length);
+    }
+    const outcome: CommandOutcome = {
+      status: 'accepted',
+      commandId: item.command.commandId,
+      streamId,
+      events: found,
+      streamVersion: loaded.version.toString(),
+    };
+    await this.#options.commandLog.putMany([outcome]);
+    return outcome;
+  }
+
+  #decideAll(
+    loaded: LoadedAccount,
+    items: readonly Pending[],
+    now: Date,
+  ): {
+    events: NewEvent[];
+    outcomes: CommandOutcome[];
+    state: AccountState;
+    version: bigint;
+    lastHash: string;
+  } {
+    const { decider } = this.#options;
+    let { state, version, lastHash } = loaded;
+    const events: NewEvent[] = [];
+    const outcomes: CommandOutcome[] = [];
+    const recordedAt = now.toISOString();
+    for (const { command, meta } of items) {
+      const decision = decider.decide(command, state, now);
+      if (isRejection(decision)) {
+        outcomes.push({
+          status: 'rejected',
+          commandId: command.commandId,
+          streamId: loaded.streamId,
+          rejection: decision,
+        });
+        continue;
+      }
+      const appended: AcceptedEvent[] = [];
+      decision.forEach((decided: Decided, index) => {
+        version += 1n;
+        const eventId = eventIdFor(loaded.streamId, command.commandId, index, decided.idempotencyKey);
+        const metadata: ChainedMetadata = {
+          commandId: command.commandId,
+          correlationId: meta.correlationId ?? command.commandId,
+          causationId: meta.causationId ?? command.commandId,
+          actor: meta.actor,
+          recordedAt,
+        };
+        const schemaVersion = CURRENT_EVENT_VERSION[decided.type];
+        lastHash = chainHash(lastHash, {
+          streamId: loaded.streamId,
+          version,
+          eventId,
+          type: decided.type,
+          schemaVersion,
+          data: decided.data,
+          metadata,
+        });
+        events.push({
+          eventId,
+          type: decided.type,
+          schemaVersion,
+          data: decided.data as JsonObject,
+          metadata: { ...metadata, chainHash: lastHash },
+        });
+        state = decider.evolve(state, decided);
+        appended.push({ eventId, type: decided.type, version: version.toString(), data: decided.data });
+      });
+      outcomes.push({
+        status: 'accepted',
+        commandId: command.commandId,
+        streamId: loaded.streamId,
+        events: appended,
+        streamVersion: version.toString(),
+      });
+    }
+    return { events, outcomes, state, version, lastHash };
+  }
+
+  async #fromSnapshot(streamId: string): Promise<LoadedAccount> {
+    const snapshot = await this.#options.snapshots.load(streamId);
+    if (snapshot !== null && snapshot.shapeVersion === STATE_SNAPSHOT_VERSION) {
+      return { streamId, state: stateFromJson(snapshot.state), version: snapshot.version, lastHash: snapshot.lastHash };
+    }
+    return { streamId, state: this.#options.decider.initialState(), version: 0n, lastHash: GENESIS_HASH };
+  }
+
+  /** Applies the events stored after `loaded.version`. */
+  async #catchUp(loaded: LoadedAccount): Promise<LoadedAccount> {
+    let { state, version, lastHash } = loaded;
+    for (;;) {
+      const { events } = await this.#options.store.readStream(loaded.streamId, {
+        fromVersion: version + 1n,
+        maxCount: READ_PAGE_EVENTS,
+      });
+      for (const event of events) {
+        state = this.#options.decider.evolve(state, upcastAccountEvent(event));
+        version = event.version;
+        lastHash = typeof event.metadata.chainHash === 'string' ? event.metadata.chainHash : lastHash;
+      }
+      if (events.length < READ_PAGE_EVENTS) break;
+    }
+    const current = { streamId: loaded.streamId, state, version, lastHash };
+    this.#remember(current);
+    return current;
+  }
+
+  #remember(loaded: LoadedAccount): void {
+    this.#cache.delete(loaded.streamId);
+    this.#cache.set(loaded.streamId, loaded);
+    if (this.#cache.size > this.#options.cachedAccountsMax) {
+      const oldest = this.#cache.keys().next().value;
+      if (oldest !== undefined) this.#cache.delete(oldest);
+    }
+  }
+
+  #notify(streamId: string, outcomes: readonly CommandOutcome[]): void {
+    const { onAppended } = this.#options;
+    if (onAppended === undefined) return;
+    const events = outcomes.flatMap((outcome) => (outcome.status === 'accepted' ? outcome.events : []));
+    try {
+      onAppended(streamId, events);
+    } catch {
+      // A listener's failure must not turn an appended command into an error.
+    }
+  }
+
+  async #maybeSnapshot(
+    streamId: string,
+    previousVersion: bigint,
+    draft: { state: AccountState; version: bigint; lastHash: string },
+  ): Promise<void> {
+    const every = BigInt(this.#options.snapshotEvery);
+    if (draft.version / every === previousVersion / every) return;
+    try {
+      await this.#options.snapshots.save({
+        streamId,
+        version: draft.version,
+        shapeVersion: STATE_SNAPSHOT_VERSION,
+        state: stateToJson(draft.state),
+        lastHash: draft.lastHash,
+      });
+    } catch {
+      // A snapshot is only a cache: failing to save one costs a longer replay later, nothing else.
+    }
+  }
+}
+
+function accepted(event: RecordedEvent): AcceptedEvent {
+  return { eventId: event.eventId, type: event.type, version: event.version.toString(), data: event.data };
+}
+
+function pause(attempt: number): Promise<void> {
+  const ceilingMs = Math.min(5 * 2 ** attempt, 200);
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceilingMs));
+}

@@ -1,0 +1,370 @@
+/**
+ * The command handler's behaviour as a test suite, run against every event store (memory in the unit
+ * tier; PostgreSQL and PGlite in the integration tier) with that store's command log and snapshots.
+ */
+import { randomUUID } from 'node:crypto';
+import { type AccountRules, accountRules, Money, parseCatalog } from '@khata/domain';
+import type { EventStore, NewEvent } from '@khata/event-store';
+import addOnsFile from '@khata/schemas/catalog/add-ons.json' with { type: 'json' };
+import plansFile from '@khata/schemas/catalog/plans.json' with { type: 'json' };
+import { afterEach, describe, expect, it } from 'vitest';
+import { chainHash, GENESIS_HASH } from './chain.ts';
+import { accountStream } from './ids.ts';
+import { InvalidCommand, Ledger } from './ledger.ts';
+import type { CommandOutcome } from './outcome.ts';
+import type { CommandLog, SnapshotStore } from './stores.ts';
+
+export interface LedgerTarget {
+  /** An empty store with its command log and snapshot store. */
+  fresh(): Promise<{ store: EventStore; commandLog: CommandLog; snapshots: SnapshotStore; close(): Promise<void> }>;
+  /** Overwrites one stored event's data, as an attacker with database access would (absent: no tamper test). */
+  tamper?(store: EventStore, streamId: string, version: bigint, data: object): Promise<void>;
+}
+
+export const catalogRules: AccountRules = accountRules({
+  catalog: parseCatalog([
+    { file: 'plans.json', content: plansFile },
+    { file: 'add-ons.json', content: addOnsFile },
+  ]),
+  supplierState: '29',
+});
+
+const NOW = Date.parse('2026-11-02T04:30:00.000Z');
+const META = { actor: 'user:test' };
+const INDIA = '+919845012345';
+
+function openAccountCommand(accountId: string) {
+  return {
+    type: 'OpenAccount',
+    commandId: randomUUID(),
+    accountId,
+    legalName: 'Acme Contact Centre Pvt Ltd',
+    contact: { name: 'Asha Rao', email: 'asha@acme.example', phone: '+91 98450 00000' },
+    billingAddress: { line1: '12 MG Road', city: 'Bengaluru', stateCode: '29', postalCode: '560001', country: 'IN' },
+    billingMode: 'prepaid',
+  };
+}
+
+const command = (accountId: string, type: string, fields: object) => ({
+  type,
+  commandId: randomUUID(),
+  accountId,
+  ...fields,
+});
+
+function expectAccepted(outcome: CommandOutcome): asserts outcome is Extract<CommandOutcome, { status: 'accepted' }> {
+  if (outcome.status !== 'accepted')
+    throw new Error(`expected acceptance, got ${outcome.rejection.code}: ${outcome.rejection.message}`);
+}
+
+export function ledgerSuite(name: string, target: LedgerTarget): void {
+  describe(`${name}: command handling`, { timeout: 60_000 }, () => {
+    const closers: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const close of closers.splice(0)) await close();
+    });
+
+    async function setUp(options: { snapshotEvery?: number } = {}) {
+      const env = await target.fresh();
+      closers.push(env.close);
+      let clock = NOW;
+      const make = () =>
+        new Ledger({
+          store: env.store,
+          commandLog: env.commandLog,
+          snapshots: env.snapshots,
+          rules: catalogRules,
+          clock: () => new Date(clock),
+          ...(options.snapshotEvery === undefined ? {} : { snapshotEvery: options.snapshotEvery }),
+        });
+      const ledger = make();
+      return {
+        ...env,
+        ledger,
+        make,
+        advance: (ms: number) => {
+          clock += ms;
+        },
+        async funded(rupeesGross: string, planId = 'professional') {
+          const accountId = randomUUID();
+          expectAccepted(await ledger.execute(openAccountCommand(accountId), META));
+          expectAccepted(await ledger.execute(command(accountId, 'TopUpWallet', { amount: rupeesGross }), META));
+          expectAccepted(await ledger.execute(command(accountId, 'Subscribe', { planId, cycle: 'monthly' }), META));
+          return accountId;
+        },
+      };
+    }
+
+    it('appends decided events with metadata and a hash chain that verifies', async () => {
+      const { ledger, store, funded } = await setUp();
+      const accountId = await funded('2360.00');
+      const { events, version } = await store.readStream(accountStream(accountId));
+      expect(version).toBe(5n);
+      expect(events.map((e) => e.type)).toEqual([
+        'AccountOpened',
+        'WalletToppedUp',
+        'SubscriptionStarted',
+        'SubscriptionCharged',
+        'UsageMonthStarted',
+      ]);
+      expect(events[0]?.metadata).toMatchObject({ actor: 'user:test', recordedAt: new Date(NOW).toISOString() });
+      let previous = GENESIS_HASH;
+      for (const e of events) {
+        expect(e.metadata.chainHash).toBe(
+          chainHash(previous, {
+            streamId: e.streamId,
+            version: e.version,
+            eventId: e.eventId,
+            type: e.type,
+            schemaVersion: e.schemaVersion,
+            data: e.data,
+            metadata: e.metadata as never,
+          }),
+        );
+        previous = e.metadata.chainHash as string;
+      }
+      expect(await ledger.verifyChain(accountId)).toMatchObject({ ok: true, eventsChecked: 5, firstBreak: null });
+      const loaded = await ledger.load(accountId);
+      expect(loaded.state.balance.toString()).toBe('1001.00');
+      expect(loaded.lastHash).toBe(previous);
+    });
+
+    if (target.tamper !== undefined) {
+      const tamper = target.tamper;
+      it('reports the first broken link when a stored event is edited', async () => {
+        const { ledger, store, funded } = await setUp();
+        const accountId = await funded('2360.00');
+        await tamper(store, accountStream(accountId), 2n, { gross: '23600.00', taxable: '20000.00' });
+        const report = await ledger.verifyChain(accountId);
+        expect(report.ok).toBe(false);
+        expect(report.eventsChecked).toBe(1);
+        expect(report.firstBreak).toMatchObject({ version: '2' });
+      });
+    }
+
+    it('refuses a command that does not match its schema, and writes nothing', async () => {
+      const { ledger, store } = await setUp();
+      const accountId = randomUUID();
+      const bad = { ...openAccountCommand(accountId), billingMode: 'credit-card', extra: 1 };
+      const attempt = ledger.execute(bad, META);
+      await expect(attempt).rejects.toBeInstanceOf(InvalidCommand);
+      await expect(attempt).rejects.toMatchObject({
+        issues: expect.arrayContaining([{ path: '/extra', message: 'is not allowed here' }]),
+      });
+      await expect(
+        ledger.execute({ type: 'TopUpWallet', accountId, commandId: 'nope', amount: '1' }, META),
+      ).rejects.toBeInstanceOf(InvalidCommand);
+      expect(await store.headPosition()).toBeNull();
+    });
+
+    it('answers a retried command with its first outcome, rejections included, and appends nothing', async () => {
+      const { ledger, store, funded } = await setUp();
+      const accountId = await funded('1180.00', 'starter'); // ₹651 left
+      const topUp = command(accountId, 'TopUpWallet', { amount: '118.00' });
+      const first = await ledger.execute(topUp, META);
+      const again = await ledger.execute(topUp, META);
+      expect(again).toEqual(first);
+      const tooMuch = command(accountId, 'AdjustWallet', { amount: '-5000', reason: 'test' });
+      const refused = await ledger.execute(tooMuch, META);
+      expect(refused).toMatchObject({ status: 'rejected', rejection: { code: 'INSUFFICIENT_FUNDS' } });
+      expectAccepted(await ledger.execute(command(accountId, 'TopUpWallet', { amount: '11800.00' }), META));
+      // Now the adjustment would succeed, but the same command id keeps its first answer.
+      expect(await ledger.execute(tooMuch, META)).toEqual(refused);
+      expect((await store.readStream(accountStream(accountId))).version).toBe(7n);
+    });
+
+    it('appends nothing for a command whose log entry was lost, and recovers its original events', async () => {
+      const { make, store, funded } = await setUp();
+      const accountId = await funded('2360.00');
+      const topUp = command(accountId, 'TopUpWallet', { amount: '590.00' });
+      const first = await make().execute(topUp, META);
+      expectAccepted(first);
+      // Simulate a crash between the append and the log write: a process with no log entry and no cache.
+      const outcomeWithoutLog = await new Ledger({
+        store,
+        commandLog: { getMany: async () => new Map(), putMany: async () => {} },
+        snapshots: { load: async () => null, save: async () => {} },
+        rules: catalogRules,
+        clock: () => new Date(NOW + 60_000),
+      }).execute(topUp, META);
+      expect(outcomeWithoutLog).toMatchObject({ status: 'accepted', events: first.events });
+      expect((await store.readStream(accountStream(accountId))).version).toBe(6n);
+    });
+
+    it('rates a CDR once per call uuid, however many commands report it', async () => {
+      const { ledger, store, funded, make } = await setUp();
+      const accountId = await funded('2360.00');
+      expectAccepted(
+        await ledger.execute(
+          command(accountId, 'StartCall', { callId: 'call-1', destination: INDIA, at: new Date(NOW).toISOString() }),
+          META,
+        ),
+      );
+      const cdr = {
+        callId: 'call-1',
+        leg: 'A',
+        destination: INDIA,
+        startedAt: new Date(NOW).toISOString(),
+        answeredAt: new Date(NOW).toISOString(),
+        billableMilliseconds: 125_000,
+      };
+      const first = await ledger.execute(command(accountId, 'RateCdr', { cdr }), META);
+      expectAccepted(first);
+      expect(first.events.map((e) => e.type)).toEqual(['CdrRated']);
+      const versionAfterFirst = (await store.readStream(accountStream(accountId))).version;
+      // The same call arrives again: by HTTP with a new command id, and through another process.
+      const second = await ledger.execute(command(accountId, 'RateCdr', { cdr }), META);
+      const third = await make().execute(
+        command(accountId, 'RateCdr', { cdr: { ...cdr, billableMilliseconds: 126_000 } }),
+        META,
+      );
+      for (const repeat of [second, third]) {
+        expectAccepted(repeat);
+        expect(repeat.events).toEqual(first.events);
+      }
+      expect((await store.readStream(accountStream(accountId))).version).toBe(versionAfterFirst);
+      expect((await ledger.load(accountId)).state.usageMonth?.usedSeconds).toBe(180);
+    });
+
+    it('batches a hot account’s concurrent commands through one writer without overspending', async () => {
+      const { ledger, store, funded } = await setUp();
+      const accountId = await funded('11800.00', 'call-center'); // ₹5,001 after the plan
+      let appends = 0;
+      const append = store.appendToStream.bind(store);
+      store.appendToStream = (...args) => {
+        appends += 1;
+        return append(...args);
+      };
+      const at = new Date(NOW).toISOString();
+      const outcomes = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          ledger.execute(command(accountId, 'StartCall', { callId: `c-${i}`, destination: INDIA, at }), META),
+        ),
+      );
+      store.appendToStream = append;
+      const accepted = outcomes.filter((o) => o.status === 'accepted');
+      const refused = outcomes.filter((o) => o.status === 'rejected');
+      expect(accepted.length + refused.length).toBe(200);
+      for (const o of refused) expect(o).toMatchObject({ rejection: { code: 'INSUFFICIENT_FUNDS' } });
+      expect(appends).toBeLessThan(20);
+      const { state } = await ledger.load(accountId);
+      expect(state.reservations.size).toBe(accepted.length);
+      expect(state.balance.minus(state.reserved).isNegative()).toBe(false);
+      const month = state.usageMonth;
+      expect(state.reservedFreeSeconds).toBeLessThanOrEqual(month?.freeSeconds ?? 0);
+    });
+
+    it('stays consistent when two processes write to the same account at once', async () => {
+      const { make, funded } = await setUp();
+      const accountId = await funded('23600.00');
+      const a = make();
+      const b = make();
+      const topUps = Array.from({ length: 40 }, (_, i) =>
+        (i % 2 === 0 ? a : b).execute(command(accountId, 'TopUpWallet', { amount: '11.80' }), META),
+      );
+      for (const outcome of await Promise.all(topUps)) expectAccepted(outcome);
+      const fresh = make();
+      const { state } = await fresh.load(accountId);
+      expect(state.balance.toString()).toBe(Money.parse('19001').plus(Money.parse('400')).toString());
+      expect(await fresh.verifyChain(accountId)).toMatchObject({ ok: true });
+    });
+
+    it('loads a long stream from its latest snapshot and the events after it', async () => {
+      const { make, store, funded } = await setUp({ snapshotEvery: 10 });
+      const accountId = await funded('2360.00');
+      const ledger = make();
+      for (let i = 0; i < 20; i += 1) {
+        expectAccepted(
+          await ledger.execute(command(accountId, 'AdjustWallet', { amount: '1.00', reason: `credit ${i}` }), META),
+        );
+      }
+      let readFrom: bigint | undefined;
+      const read = store.readStream.bind(store);
+      store.readStream = (stream, options) => {
+        readFrom ??= options?.fromVersion;
+        return read(stream, options);
+      };
+      const restarted = make();
+      const loaded = await restarted.load(accountId);
+      store.readStream = read;
+      expect(loaded.version).toBe(25n);
+      expect(readFrom).toBe(21n);
+      expect(loaded.state.balance.toString()).toBe('1021.00');
+    });
+
+    it('keeps each toll-free number on one account at a time', async () => {
+      const { ledger, funded } = await setUp();
+      const first = await funded('2360.00');
+      const second = await funded('2360.00');
+      expectAccepted(
+        await ledger.execute(command(first, 'AssignNumber', { kind: 'toll-free', number: '18001234567' }), META),
+      );
+      expect(
+        await ledger.execute(command(second, 'AssignNumber', { kind: 'toll-free', number: '18001234567' }), META),
+      ).toMatchObject({
+        status: 'rejected',
+        rejection: { code: 'NUMBER_IN_USE' },
+      });
+      expectAccepted(
+        await ledger.execute(command(first, 'ReleaseNumber', { kind: 'toll-free', number: '18001234567' }), META),
+      );
+      expectAccepted(
+        await ledger.execute(command(second, 'AssignNumber', { kind: 'toll-free', number: '18001234567' }), META),
+      );
+      expect((await ledger.holderOf('18001234567')).holder).toBe(second);
+    });
+
+    it('takes over a claim whose holder never completed the assignment', async () => {
+      const { ledger, store, funded } = await setUp();
+      const crashed = await funded('2360.00');
+      const next = await funded('2360.00');
+      // A claim written by a process that died before assigning the number to its account.
+      const claim: NewEvent = { eventId: randomUUID(), type: 'TollFreeNumberClaimed', data: { accountId: crashed } };
+      await store.appendToStream('tollfree-18009990000', [claim], { expected: 'no_stream' });
+      expectAccepted(
+        await ledger.execute(command(next, 'AssignNumber', { kind: 'toll-free', number: '18009990000' }), META),
+      );
+      expect((await ledger.holderOf('18009990000')).holder).toBe(next);
+    });
+
+    it('upcasts older event versions while loading', async () => {
+      const { ledger, store, funded } = await setUp();
+      const accountId = await funded('2360.00');
+      const at = new Date(NOW).toISOString();
+      await store.appendToStream(
+        accountStream(accountId),
+        [
+          {
+            eventId: randomUUID(),
+            type: 'CdrRated',
+            schemaVersion: 1,
+            data: {
+              callId: 'old',
+              destination: INDIA,
+              destinationName: 'Overage',
+              tariffId: 'professional-overage',
+              answeredAt: at,
+              durationSeconds: 30,
+              billedSeconds: 60,
+              freeSecondsUsed: 60,
+              overageSeconds: 0,
+              cost: '0.00',
+              hadReservation: false,
+              reservedAmount: '0.00',
+              reservedFreeSeconds: 0,
+              excess: '0.00',
+              usageMonthStart: '2026-11-02',
+              ratedAt: at,
+              billSeconds: 30,
+            },
+          },
+        ],
+        { expected: 5n },
+      );
+      ledger.writer.forget(accountId);
+      const { state } = await ledger.load(accountId);
+      expect(state.callsRated).toBe(1);
+      expect(state.usageMonth?.usedSeconds).toBe(60);
+    });
+  });
+}
