@@ -12,7 +12,7 @@ import { chainHash, GENESIS_HASH } from './chain.ts';
 import { accountStream } from './ids.ts';
 import { InvalidCommand, Ledger } from './ledger.ts';
 import type { CommandOutcome } from './outcome.ts';
-import type { CommandLog, SnapshotStore } from './stores.ts';
+import { type CommandLog, MemoryCommandLog, MemorySnapshotStore, type SnapshotStore } from './stores.ts';
 
 export interface LedgerTarget {
   /** An empty store with its command log and snapshot store. */
@@ -325,6 +325,56 @@ export function ledgerSuite(name: string, target: LedgerTarget): void {
         await ledger.execute(command(next, 'AssignNumber', { kind: 'toll-free', number: '18009990000' }), META),
       );
       expect((await ledger.holderOf('18009990000')).holder).toBe(next);
+    });
+
+    it('re-rates a month against a corrected tariff with compensating events, once', async () => {
+      const { ledger, store, funded } = await setUp();
+      const accountId = await funded('118000.00', 'professional');
+      const at = new Date(NOW).toISOString();
+      // 500 free minutes used up by one long call, then one 90 s overage call at ₹1.60 per started minute.
+      for (const [callId, ms] of [
+        ['bulk', 30_000_000],
+        ['over', 90_000],
+      ] as const) {
+        const cdr = { callId, leg: 'A', destination: INDIA, startedAt: at, answeredAt: at, billableMilliseconds: ms };
+        expectAccepted(await ledger.execute(command(accountId, 'RateCdr', { cdr }), META));
+      }
+      const corrected = accountRules({
+        catalog: parseCatalog([
+          {
+            file: 'plans.json',
+            content: {
+              plans: plansFile.plans.map((plan) =>
+                plan.id === 'professional' ? { ...plan, overage: { ...plan.overage, pricePerMinute: '1.00' } } : plan,
+              ),
+            },
+          },
+          { file: 'add-ons.json', content: addOnsFile },
+        ]),
+        supplierState: '29',
+      });
+      const fixedLedger = new Ledger({
+        store,
+        commandLog: new MemoryCommandLog(),
+        snapshots: new MemorySnapshotStore(),
+        rules: corrected,
+        clock: () => new Date(NOW),
+      });
+      const period = { from: '2026-11-02', to: '2026-11-30', reason: 'overage price corrected' };
+      const outcome = await fixedLedger.rerate(accountId, { ...period, commandId: randomUUID() }, META);
+      expectAccepted(outcome);
+      expect(outcome.events).toEqual([
+        expect.objectContaining({
+          type: 'CallRerated',
+          data: expect.objectContaining({ callId: 'over', previousCost: '3.20', newCost: '2.00', adjustment: '-1.20' }),
+        }),
+      ]);
+      const again = await fixedLedger.rerate(accountId, { ...period, commandId: randomUUID() }, META);
+      expectAccepted(again);
+      expect(again.events).toEqual([]);
+      const { state } = await fixedLedger.load(accountId);
+      // ₹1,00,000 − ₹999 plan − ₹2.00 for the overage call at the corrected price.
+      expect(state.balance.toString()).toBe('98999.00');
     });
 
     it('upcasts older event versions while loading', async () => {

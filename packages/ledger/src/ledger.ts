@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { type AccountDecider, type AccountRules, createAccountDecider, reject } from '@khata/domain';
+import {
+  type AccountDecider,
+  type AccountRules,
+  createAccountDecider,
+  reject,
+  todayOf,
+  upcastAccountEvent,
+} from '@khata/domain';
 import { type EventStore, WrongExpectedVersion } from '@khata/event-store';
 import {
   type AccountCommand,
@@ -32,6 +39,9 @@ export interface LedgerOptions extends Omit<AccountWriterOptions, 'decider'> {
 
 const validateCommand = createValidator<AccountCommand>(AccountCommandSchema);
 const CLAIM_ATTEMPTS_MAX = 5;
+const RERATE_READ_PAGE = 1_000;
+
+type RerateCall = Extract<AccountCommand, { type: 'RerateUsage' }>['calls'][number];
 
 /**
  * Command handling for accounts (SPEC §2): validate → load → decide → append, with idempotency by
@@ -60,6 +70,72 @@ export class Ledger {
       await this.#free(command.number, command.accountId);
     }
     return outcome;
+  }
+
+  /**
+   * Re-rates the calls of the usage months overlapping `from`..`to` against the current tariffs
+   * (SPEC §7): reads the months' allowances and every rated call (with its latest correction) from the
+   * account's stream, and runs a RerateUsage command with them. Compensating events only.
+   */
+  async rerate(
+    accountId: string,
+    period: { readonly from: string; readonly to: string; readonly reason: string; readonly commandId: string },
+    meta: CommandMeta,
+  ): Promise<CommandOutcome> {
+    const months: { start: string; end: string; freeSeconds: number }[] = [];
+    const calls = new Map<string, RerateCall>();
+    const streamId = accountStream(accountId);
+    for (let from = 1n; ; ) {
+      const { events } = await this.store.readStream(streamId, { fromVersion: from, maxCount: RERATE_READ_PAGE });
+      for (const event of events) {
+        const data = event.data as Record<string, unknown>;
+        if (event.type === 'UsageMonthStarted') {
+          const month = { start: String(data.start), end: String(data.end), freeSeconds: Number(data.freeSeconds) };
+          if (month.start <= period.to && month.end > period.from) months.push(month);
+        } else if (event.type === 'CdrRated' && data.answeredAt !== null) {
+          const rated = upcastAccountEvent(event).data as { [key: string]: unknown };
+          calls.set(String(rated.callId), {
+            callId: String(rated.callId),
+            destination: String(rated.destination),
+            tariffId: String(rated.tariffId),
+            answeredAt: rated.answeredAt as string | null,
+            billableMilliseconds: Number(rated.billableMilliseconds),
+            cost: String(rated.cost),
+            freeSecondsUsed: Number(rated.freeSecondsUsed),
+            usageMonthStart: rated.usageMonthStart as string | null,
+          });
+        } else if (event.type === 'CallRerated') {
+          const call = calls.get(String(data.callId));
+          if (call !== undefined) {
+            calls.set(call.callId, {
+              ...call,
+              cost: String(data.newCost),
+              freeSecondsUsed: Number(data.newFreeSecondsUsed),
+              usageMonthStart: data.usageMonthStart as string | null,
+            });
+          }
+        }
+      }
+      if (events.length < RERATE_READ_PAGE) break;
+      from += BigInt(events.length);
+    }
+    const inMonths = [...calls.values()].filter((call) => {
+      const day = todayOf(new Date(call.answeredAt as string));
+      return months.some((month) => month.start <= day && day < month.end);
+    });
+    return this.execute(
+      {
+        type: 'RerateUsage',
+        commandId: period.commandId,
+        accountId,
+        from: period.from,
+        to: period.to,
+        reason: period.reason,
+        months,
+        calls: inMonths,
+      },
+      meta,
+    );
   }
 
   load(accountId: string): Promise<LoadedAccount> {

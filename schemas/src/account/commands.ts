@@ -142,6 +142,41 @@ export const ExpireReservation = command('ExpireReservation', {
 /** Starts the usage month containing `on` (free minutes reset); a no-op when it has started. */
 export const StartUsageMonth = command('StartUsageMonth', { on: LocalDate });
 
+const RatedCall = Type.Object(
+  {
+    callId: Type.String({ minLength: 1, maxLength: 100 }),
+    destination: DialledNumber,
+    tariffId: Type.String({ minLength: 1, maxLength: 100 }),
+    answeredAt: Type.Union([Instant, Type.Null()]),
+    billableMilliseconds: Type.Integer({ minimum: 0, maximum: 86_400_000 }),
+    /** What the call costs now (its CdrRated, or its latest CallRerated). */
+    cost: NonNegativeMoneyAmount,
+    freeSecondsUsed: Type.Integer({ minimum: 0 }),
+    usageMonthStart: Type.Union([LocalDate, Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * Re-rates the calls of whole usage months against the current tariffs (after a tariff correction):
+ * each call is priced again in answer-time order, free minutes consumed afresh, and every difference is
+ * appended as a compensating CallRerated event. History is never edited. The command handler fills in
+ * `months` and `calls` from the account's stream; callers give the period and the reason.
+ */
+export const RerateUsage = command('RerateUsage', {
+  from: LocalDate,
+  to: LocalDate,
+  reason: Text(500),
+  months: Type.Array(
+    Type.Object(
+      { start: LocalDate, end: LocalDate, freeSeconds: Type.Integer({ minimum: 0 }) },
+      { additionalProperties: false },
+    ),
+    { maxItems: 24 },
+  ),
+  calls: Type.Array(RatedCall, { maxItems: 200_000 }),
+});
+
 export const SuspendAccount = command('SuspendAccount', { reason: Text(500) });
 export const ReinstateAccount = command('ReinstateAccount', { reason: Text(500) });
 export const CloseAccount = command('CloseAccount', { reason: Text(500) });
@@ -166,6 +201,7 @@ export const accountCommandSchemas = [
   RateCdr,
   ExpireReservation,
   StartUsageMonth,
+  RerateUsage,
   SuspendAccount,
   ReinstateAccount,
   CloseAccount,

@@ -231,6 +231,20 @@ export const CdrRated = eventData('CdrRated', 2, {
   billableMilliseconds: Type.Integer({ minimum: 0 }),
 });
 
+/** A compensating correction of an earlier rated call (re-rating never edits CdrRated). */
+export const CallRerated = eventData('CallRerated', 1, {
+  callId: CallId,
+  tariffId: Type.String(),
+  previousCost: NonNegativeMoneyAmount,
+  newCost: NonNegativeMoneyAmount,
+  /** newCost − previousCost: debited when positive, credited when negative. */
+  adjustment: MoneyAmount,
+  previousFreeSecondsUsed: Type.Integer({ minimum: 0 }),
+  newFreeSecondsUsed: Type.Integer({ minimum: 0 }),
+  usageMonthStart: Type.Union([LocalDate, Type.Null()]),
+  reason: Text(500),
+});
+
 export const ReservationExpired = eventData('ReservationExpired', 1, {
   callId: CallId,
   releasedAmount: NonNegativeMoneyAmount,
@@ -264,6 +278,7 @@ export const accountEventSchemas = {
   CallAuthorized,
   ReservationExtended,
   CdrRated,
+  CallRerated,
   ReservationExpired,
   AccountSuspended,
   AccountReinstated,
@@ -297,6 +312,7 @@ export const CURRENT_EVENT_VERSION: { readonly [K in AccountEventType]: number }
   CallAuthorized: 1,
   ReservationExtended: 1,
   CdrRated: 2,
+  CallRerated: 1,
   ReservationExpired: 1,
   AccountSuspended: 1,
   AccountReinstated: 1,

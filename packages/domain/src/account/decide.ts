@@ -11,6 +11,7 @@ import { findState } from '../tax/states.ts';
 import { expireReservation, extendReservation, rateCdr, startCall } from './calls.ts';
 import { availableCredit, type Decided, type Decision, numberLimits } from './decision.ts';
 import { type Rejection, reject } from './rejections.ts';
+import { rerateUsage } from './rerate.ts';
 import type { AccountRules, PlanTerms } from './rules.ts';
 import { type AccountState, evolve, initialState } from './state.ts';
 import {
@@ -70,6 +71,8 @@ function decide(rules: AccountRules, command: AccountCommand, state: AccountStat
       return removeAddOn(command, state, rules);
     case 'StartUsageMonth':
       return startUsageMonth(command, state, rules);
+    case 'RerateUsage':
+      return rerateUsage(command, rules);
     case 'RecordPayment':
       return recordPayment(command, state, now, rules);
     case 'TopUpWallet':

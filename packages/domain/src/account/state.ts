@@ -398,6 +398,18 @@ function apply(state: AccountState, event: AccountEvent): AccountState {
         callsRated: state.callsRated + 1,
       };
     }
+    case 'CallRerated': {
+      const { data } = event;
+      const adjustment = Money.parse(data.adjustment);
+      const moved = adjustment.isNegative() ? credit(state, adjustment.negate()) : debit(state, adjustment);
+      const month = state.usageMonth;
+      const freeDelta = data.newFreeSecondsUsed - data.previousFreeSecondsUsed;
+      const usageMonth =
+        month !== null && month.start === data.usageMonthStart
+          ? { ...month, usedSeconds: month.usedSeconds + freeDelta }
+          : month;
+      return { ...state, ...moved, usageMonth };
+    }
     case 'ReservationExpired':
       return { ...state, ...withoutReservation(state, event.data.callId) };
     case 'AccountSuspended':
