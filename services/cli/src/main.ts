@@ -27,14 +27,15 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     const wanted = args[0] === undefined ? undefined : findCommand(args[0]);
-    stdout(wanted === undefined ? help() : wanted.usage);
+    stdout(wanted === undefined ? help() : (await wanted.load()).usage);
     return name === undefined ? EXIT_USAGE : 0;
   }
-  const command = findCommand(name);
-  if (command === undefined) {
+  const entry = findCommand(name);
+  if (entry === undefined) {
     stderr(`khata: unknown command ${JSON.stringify(name)}\n\n${help()}`);
     return EXIT_USAGE;
   }
+  const command = await entry.load();
   let config: KhataConfig | undefined;
   const context: CliContext = {
     root,

@@ -1,21 +1,48 @@
 import type { CliCommand } from '../command.ts';
-import { doctorCommand } from './doctor.ts';
-import { migrateCommand } from './migrate.ts';
-import { rateCommand } from './rate.ts';
-import { startCommand } from './start.ts';
-import { taxCommand } from './tax.ts';
-import { testCommand } from './test.ts';
 
-/** Every `khata` subcommand, in the order `khata help` lists them. */
-export const commands: readonly CliCommand[] = [
-  startCommand,
-  testCommand,
-  migrateCommand,
-  doctorCommand,
-  rateCommand,
-  taxCommand,
+/**
+ * Every `khata` subcommand, in the order `khata help` lists them. Each is loaded only when run, so a
+ * quick command (`rate`, `tax`) does not pay for the database and Redis clients the others need.
+ */
+export interface CommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  load(): Promise<CliCommand>;
+}
+
+export const commands: readonly CommandEntry[] = [
+  {
+    name: 'start',
+    summary: 'start Khata (embedded defaults: no external service needed)',
+    load: async () => (await import('./start.ts')).startCommand,
+  },
+  {
+    name: 'test',
+    summary: 'run every check: format and lint, type check, then all tests',
+    load: async () => (await import('./test.ts')).testCommand,
+  },
+  {
+    name: 'migrate',
+    summary: 'create or update the event store and read-model schemas',
+    load: async () => (await import('./migrate.ts')).migrateCommand,
+  },
+  {
+    name: 'doctor',
+    summary: 'show which adapters are configured and whether each is reachable',
+    load: async () => (await import('./doctor.ts')).doctorCommand,
+  },
+  {
+    name: 'rate',
+    summary: 'price a call (or find the longest affordable call) with a tariff file',
+    load: async () => (await import('./rate.ts')).rateCommand,
+  },
+  {
+    name: 'tax',
+    summary: 'compute the GST heads (CGST, SGST/UTGST, IGST) of an amount',
+    load: async () => (await import('./tax.ts')).taxCommand,
+  },
 ];
 
-export function findCommand(name: string): CliCommand | undefined {
+export function findCommand(name: string): CommandEntry | undefined {
   return commands.find((command) => command.name === name);
 }
