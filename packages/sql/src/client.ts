@@ -32,8 +32,9 @@ export interface SqlClient extends SqlQueryable {
 }
 
 /**
- * Both drivers return int8 and numeric as strings: PGlite would otherwise turn int8 into a JS number
- * and lose precision above 2^53, and money must never pass through a float.
+ * Both drivers return int8, numeric and date as strings: PGlite would otherwise turn int8 into a JS
+ * number and lose precision above 2^53, money must never pass through a float, and a calendar date
+ * (an IST billing date) must not become a JS Date at the server's local midnight.
  */
 const keepAsText = (value: string): string => value;
 
@@ -67,7 +68,7 @@ export function createPostgresClient(options: PostgresClientOptions): SqlClient 
     options: `-c idle_in_transaction_session_timeout=${idleInTx} -c statement_timeout=${statement}`,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === 20 || oid === 1700
+        oid === 20 || oid === 1700 || oid === 1082
           ? keepAsText
           : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
     },
@@ -149,7 +150,7 @@ export async function createPgliteClient(options: PgliteClientOptions = {}): Pro
   const unlock = dataDir === undefined ? () => {} : lockDataDirectory(dataDir);
   try {
     const db = await PGlite.create(dataDir, {
-      parsers: { [pgliteTypes.INT8]: keepAsText, [pgliteTypes.NUMERIC]: keepAsText },
+      parsers: { [pgliteTypes.INT8]: keepAsText, [pgliteTypes.NUMERIC]: keepAsText, [pgliteTypes.DATE]: keepAsText },
     });
     const client = pgliteClient(db);
     return {

@@ -6,6 +6,8 @@
  * transaction either commits everything `work` did or nothing; migrations are applied once, in order,
  * and an applied migration that was edited stops start-up.
  */
+
+export { type Compilable, first, queryBuilder, run } from './builder.ts';
 export {
   createPgliteClient,
   createPostgresClient,

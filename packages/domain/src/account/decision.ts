@@ -25,7 +25,7 @@ export function todayOf(now: Date): string {
  * minus open reservations; postpaid, the credit limit (GST-inclusive, so converted to its pre-tax
  * equivalent, rounded down) plus the balance (negative while usage is owed) minus open reservations.
  */
-export function availableCredit(state: AccountState, rules: AccountRules): Money {
+export function availableCredit(state: AccountState, rules: Pick<AccountRules, 'gstRatePercent'>): Money {
   if (state.billingMode === 'prepaid') return state.balance.minus(state.reserved);
   const limit = state.creditLimit
     .toFraction()

@@ -1,0 +1,221 @@
+/**
+ * The projector runtime's guarantees as a test suite, run on PGlite and on PostgreSQL: exactly-once
+ * application across crashes, shard takeover, poison events, and blue/green rebuilds.
+ */
+import { randomUUID } from 'node:crypto';
+import type { EventStore, NewEvent, RecordedEvent } from '@khata/event-store';
+import type { SqlClient } from '@khata/sql';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ProjectorMetrics } from './metrics.ts';
+import type { Projection } from './projection.ts';
+import { Projector, type ProjectorOptions } from './runtime.ts';
+
+export interface ProjectorTarget {
+  /** An empty event store and read database (the same database is fine). */
+  fresh(): Promise<{ store: EventStore; db: SqlClient; close(): Promise<void> }>;
+}
+
+/** A read model that counts events per stream; it refuses events of type `Poison`. */
+function countingProjection(shards = 3): Projection {
+  return {
+    name: 'counts',
+    description: 'events per stream (test)',
+    shards,
+    filter: { streamPrefixes: ['acct-'] },
+    migrations: [
+      {
+        version: 1,
+        name: 'counts',
+        sql: (schema) =>
+          `CREATE TABLE ${schema}.counts (stream_id text PRIMARY KEY, events integer NOT NULL, last_version bigint NOT NULL);`,
+      },
+    ],
+    async apply(tx, events: readonly RecordedEvent[], { schema }) {
+      for (const event of events) {
+        if (event.type === 'Poison') throw new Error('this projection cannot apply Poison');
+        await tx.query(
+          `INSERT INTO ${schema}.counts (stream_id, events, last_version) VALUES ($1, 1, $2)
+           ON CONFLICT (stream_id) DO UPDATE SET events = ${schema}.counts.events + 1, last_version = EXCLUDED.last_version`,
+          [event.streamId, event.version.toString()],
+        );
+      }
+    },
+  };
+}
+
+const event = (type = 'Happened'): NewEvent => ({ eventId: randomUUID(), type, data: { n: 1 } });
+
+async function appendMany(store: EventStore, streams: number, perStream: number): Promise<void> {
+  for (let round = 0; round < perStream; round += 1) {
+    for (let s = 0; s < streams; s += 1) {
+      await store.appendToStream(`acct-${s}`, [event()], { expected: 'any' });
+    }
+  }
+  await store.appendToStream('other-1', [event()], { expected: 'any' });
+}
+
+async function counts(db: SqlClient, schema: string): Promise<Map<string, number>> {
+  const rows = await db.query<{ stream_id: string; events: number }>(`SELECT stream_id, events FROM ${schema}.counts`);
+  return new Map(rows.map((row) => [row.stream_id, row.events]));
+}
+
+export function projectorSuite(name: string, target: ProjectorTarget): void {
+  describe(`${name}: projector runtime`, { timeout: 60_000 }, () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    });
+
+    async function setUp(projection = countingProjection()) {
+      const env = await target.fresh();
+      cleanups.push(env.close);
+      await Projector.prepare(env.db, [projection]);
+      const workers: Projector[] = [];
+      const worker = (options: Partial<ProjectorOptions> = {}) => {
+        const projector = new Projector({
+          store: env.store,
+          db: env.db,
+          projections: [projection],
+          workerId: `worker-${workers.length + 1}`,
+          batchSize: 7,
+          leaseSeconds: 2,
+          renewIntervalMs: 100,
+          ...options,
+        });
+        workers.push(projector);
+        cleanups.push(() => projector.stop());
+        return projector;
+      };
+      return { ...env, projection, worker };
+    }
+
+    it('applies every event exactly once, catching up and then following live appends', async () => {
+      const { store, db, worker } = await setUp();
+      await appendMany(store, 5, 10);
+      const projector = worker();
+      projector.start();
+      await projector.waitFor((await store.headPosition()) as never);
+      await appendMany(store, 5, 4);
+      await projector.waitFor((await store.headPosition()) as never);
+      const schema = await projector.activeSchema('counts');
+      expect(Object.fromEntries(await counts(db, schema))).toEqual({
+        'acct-0': 14,
+        'acct-1': 14,
+        'acct-2': 14,
+        'acct-3': 14,
+        'acct-4': 14,
+      });
+      const status = await projector.status();
+      expect(status.map((s) => s.eventsApplied).reduce((a, b) => a + b, 0)).toBe(70);
+      expect(status.every((s) => s.owner === 'worker-1' && s.error === null)).toBe(true);
+    });
+
+    it('loses nothing and applies nothing twice when it dies between the read-model write and the checkpoint', async () => {
+      const { store, db, worker } = await setUp();
+      await appendMany(store, 4, 12);
+      let checkpoints = 0;
+      const crashing = worker({
+        workerId: 'crashing',
+        faults: {
+          beforeCheckpoint: () => {
+            checkpoints += 1;
+            if (checkpoints === 3) throw new Error('killed between write and checkpoint');
+          },
+        },
+      });
+      crashing.start();
+      // Let it die, then stop it without a clean shutdown of the shard it was on.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await crashing.stop();
+      const restarted = worker({ workerId: 'restarted' });
+      restarted.start();
+      await restarted.waitFor((await store.headPosition()) as never);
+      const schema = await restarted.activeSchema('counts');
+      expect([...(await counts(db, schema)).values()]).toEqual([12, 12, 12, 12]);
+    });
+
+    it('resumes between batches after a stop with exactly the remaining events', async () => {
+      const { store, db, worker } = await setUp();
+      await appendMany(store, 3, 20);
+      const first = worker();
+      first.start();
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await first.stop();
+      await appendMany(store, 3, 5);
+      const second = worker();
+      second.start();
+      await second.waitFor((await store.headPosition()) as never);
+      expect([...(await counts(db, await second.activeSchema('counts'))).values()]).toEqual([25, 25, 25]);
+    });
+
+    it('shares shards between two workers and takes over the shards of one that dies', async () => {
+      const { store, db, worker } = await setUp(countingProjection(4));
+      const a = worker({ workerId: 'a' });
+      const b = worker({ workerId: 'b' });
+      a.start();
+      b.start();
+      await appendMany(store, 8, 5);
+      await a.waitFor((await store.headPosition()) as never);
+      const shared = await a.status();
+      expect(new Set(shared.map((s) => s.owner))).toEqual(new Set(['a', 'b']));
+      // b dies without releasing its leases: its shards wait for the lease to expire, then a takes them.
+      await b.crashForTest();
+      await appendMany(store, 8, 5);
+      await a.waitFor((await store.headPosition()) as never, { timeoutMs: 20_000 });
+      const after = await a.status();
+      expect(after.every((s) => s.owner === 'a')).toBe(true);
+      expect([...(await counts(db, await a.activeSchema('counts'))).values()].every((n) => n === 10)).toBe(true);
+    });
+
+    it('stops on a poison event, naming it, without moving its checkpoint past it', async () => {
+      const { store, db, worker } = await setUp(countingProjection(1));
+      await store.appendToStream('acct-0', [event(), event()], { expected: 'any' });
+      await store.appendToStream('acct-1', [event('Poison')], { expected: 'any' });
+      await store.appendToStream('acct-0', [event()], { expected: 'any' });
+      const registry = new Registry();
+      const projector = worker({ metrics: new ProjectorMetrics(registry) });
+      projector.start();
+      await expect(projector.waitFor((await store.headPosition()) as never, { timeoutMs: 5_000 })).rejects.toThrow(
+        /Poison/,
+      );
+      const [status] = await projector.status();
+      expect(status?.error).toMatchObject({ type: 'Poison', streamId: 'acct-1', version: '1' });
+      expect(status?.error?.message).toMatch(/counts cannot apply Poison .* \(stream acct-1 v1/);
+      expect(status?.eventsApplied).toBe(2);
+      expect(Object.fromEntries(await counts(db, await projector.activeSchema('counts')))).toEqual({ 'acct-0': 2 });
+      expect(await registry.metrics()).toMatch(/khata_projection_poison_events_total\{projection="counts"\} 1/);
+    });
+
+    it('rebuilds a new generation beside the live one and switches queries to it when caught up', async () => {
+      const { store, db, worker } = await setUp();
+      await appendMany(store, 3, 6);
+      const live = worker();
+      live.start();
+      await live.waitFor((await store.headPosition()) as never);
+      expect(await live.activeSchema('counts')).toBe('rm_counts_g1');
+      const rebuilder = worker({ workerId: 'rebuilder' });
+      const applied = await rebuilder.rebuild('counts');
+      expect(applied).toBe(18);
+      expect(await live.activeSchema('counts')).toBe('rm_counts_g2');
+      await appendMany(store, 3, 2);
+      await live.waitFor((await store.headPosition()) as never);
+      expect([...(await counts(db, 'rm_counts_g2')).values()]).toEqual([8, 8, 8]);
+      await rebuilder.dropRetiredGenerations('counts');
+      await expect(db.query('SELECT 1 FROM rm_counts_g1.counts')).rejects.toThrow();
+    });
+
+    it('exports lag and throughput as Prometheus metrics', async () => {
+      const { store, worker } = await setUp();
+      await appendMany(store, 2, 5);
+      const registry = new Registry();
+      const projector = worker({ metrics: new ProjectorMetrics(registry) });
+      projector.start();
+      await projector.waitFor((await store.headPosition()) as never);
+      const text = await registry.metrics();
+      expect(text).toMatch(/khata_projection_events_total\{projection="counts"\} 10/);
+      expect(text).toContain('khata_projection_lag_events');
+      expect(text).toContain('khata_projection_lag_seconds');
+    });
+  });
+}

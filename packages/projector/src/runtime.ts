@@ -1,0 +1,639 @@
+import type { EventStore, Position, RecordedEvent } from '@khata/event-store';
+import { migrate, quoteIdentifier, type SqlClient, type SqlQueryable } from '@khata/sql';
+import type { ProjectorMetrics } from './metrics.ts';
+import { generationMigrations, generationSchema, PoisonEvent, type Projection, shardOf } from './projection.ts';
+import { projectorMigrations } from './schema.ts';
+
+export interface ProjectorLog {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+const silentLog: ProjectorLog = { info: () => {}, warn: () => {}, error: () => {} };
+
+export interface ProjectorOptions {
+  readonly store: EventStore;
+  /** Where read models, checkpoints and leases live (PostgreSQL or PGlite). */
+  readonly db: SqlClient;
+  readonly projections: readonly Projection[];
+  /** Unique per process, e.g. `worker:<host>:<pid>`. */
+  readonly workerId: string;
+  /** Events per read of the log. */
+  readonly batchSize?: number;
+  /** A shard whose owner has not renewed its lease for this long may be taken over. */
+  readonly leaseSeconds?: number;
+  /** How often leases are renewed and shards rebalanced. */
+  readonly renewIntervalMs?: number;
+  readonly metrics?: ProjectorMetrics;
+  readonly log?: ProjectorLog;
+  /** Test seams: fail at chosen points to prove crash safety. */
+  readonly faults?: {
+    readonly beforeCheckpoint?: (
+      projection: string,
+      shard: number,
+      events: readonly RecordedEvent[],
+    ) => void | Promise<void>;
+  };
+}
+
+export const PROJECTOR_BATCH_SIZE_DEFAULT = 500;
+export const LEASE_SECONDS_DEFAULT = 15;
+export const RENEW_INTERVAL_MS_DEFAULT = 3_000;
+/** Events counted when measuring a shard's lag (beyond this, lag is reported as at least this). */
+export const LAG_COUNT_MAX = 100_000;
+const LAG_MEASURE_INTERVAL_MS = 10_000;
+
+/** The shard's lease was lost (another worker took it, or it expired): the runner stops quietly. */
+export class LostOwnership extends Error {
+  override readonly name = 'LostOwnership';
+}
+
+export interface ShardStatus {
+  readonly projection: string;
+  readonly generation: number;
+  readonly active: boolean;
+  readonly shard: number;
+  readonly position: string | null;
+  readonly eventsApplied: number;
+  readonly lastEventAt: string | null;
+  readonly owner: string | null;
+  readonly leaseUntil: string | null;
+  readonly error: (PoisonEvent['event'] & { readonly message: string }) | null;
+}
+
+interface Runner {
+  readonly key: string;
+  readonly projection: Projection;
+  readonly generation: number;
+  readonly shard: number;
+  readonly abort: AbortController;
+  done: Promise<void>;
+}
+
+interface CheckpointRow {
+  name: string;
+  generation: number;
+  shard: number;
+  position: string | null;
+  events_applied: string;
+  last_event_at: Date | null;
+  owner: string | null;
+  lease_until: Date | null;
+  error: (PoisonEvent['event'] & { message: string }) | null;
+  leased: boolean;
+}
+
+/**
+ * Runs projections: each (read model, generation, shard) has a checkpoint; a runner reads the log from
+ * its checkpoint and, for each batch, applies the shard's events and moves the checkpoint in ONE
+ * transaction, with a compare-and-set on the previous position and on its own lease. A crash at any
+ * point therefore neither loses nor double-applies an event. Workers share shards through leases (a
+ * worker takes a fair share, renews it, and takes over shards whose lease expired).
+ */
+export class Projector {
+  readonly #options: ProjectorOptions;
+  readonly #batchSize: number;
+  readonly #leaseSeconds: number;
+  readonly #renewIntervalMs: number;
+  readonly #log: ProjectorLog;
+  readonly #runners = new Map<string, Runner>();
+  /** Shards stopped by a poison event: not restarted by this process (a restart or a fix clears them). */
+  readonly #poisoned = new Set<string>();
+  readonly #byName: Map<string, Projection>;
+  #loop: AbortController | null = null;
+  #loopDone: Promise<void> = Promise.resolve();
+
+  constructor(options: ProjectorOptions) {
+    this.#options = options;
+    this.#batchSize = options.batchSize ?? PROJECTOR_BATCH_SIZE_DEFAULT;
+    this.#leaseSeconds = options.leaseSeconds ?? LEASE_SECONDS_DEFAULT;
+    this.#renewIntervalMs = options.renewIntervalMs ?? RENEW_INTERVAL_MS_DEFAULT;
+    this.#log = options.log ?? silentLog;
+    this.#byName = new Map(options.projections.map((p) => [p.name, p]));
+  }
+
+  /**
+   * Creates the bookkeeping tables, registers each read model (generation 1 the first time), applies
+   * pending migrations to the generations in use and makes sure every shard has a checkpoint row.
+   * What `khata migrate` runs; safe to repeat and to run from several processes.
+   */
+  static async prepare(db: SqlClient, projections: readonly Projection[]): Promise<void> {
+    await migrate(db, projectorMigrations);
+    for (const projection of projections) {
+      await db.query(
+        `INSERT INTO projections.registry (name, active_generation, shards) VALUES ($1, 1, $2)
+         ON CONFLICT (name) DO NOTHING`,
+        [projection.name, projection.shards],
+      );
+      const [registry] = await db.query<{
+        active_generation: number;
+        building_generation: number | null;
+        shards: number;
+      }>('SELECT active_generation, building_generation, shards FROM projections.registry WHERE name = $1', [
+        projection.name,
+      ]);
+      if (registry === undefined) throw new Error(`projection ${projection.name} is not registered`);
+      for (const generation of [registry.active_generation, registry.building_generation]) {
+        if (generation === null) continue;
+        await migrate(db, generationMigrations(projection, generation));
+        await ensureCheckpoints(db, projection.name, generation, registry.shards);
+      }
+    }
+  }
+
+  start(): void {
+    if (this.#loop !== null) return;
+    const loop = new AbortController();
+    this.#loop = loop;
+    this.#loopDone = this.#leaseLoop(loop.signal);
+  }
+
+  async stop(): Promise<void> {
+    this.#loop?.abort();
+    this.#loop = null;
+    await this.#loopDone;
+    const runners = [...this.#runners.values()];
+    for (const runner of runners) runner.abort.abort();
+    await Promise.allSettled(runners.map((runner) => runner.done));
+    this.#runners.clear();
+    await this.#options.db
+      .query('UPDATE projections.checkpoints SET owner = NULL, lease_until = NULL WHERE owner = $1', [
+        this.#options.workerId,
+      ])
+      .catch(() => {});
+    await this.#options.db
+      .query('DELETE FROM projections.workers WHERE worker_id = $1', [this.#options.workerId])
+      .catch(() => {});
+  }
+
+  /**
+   * Dies the way a killed process does, for tests: runners stop mid-flight and nothing is released, so
+   * other workers get the shards only when the leases expire.
+   */
+  async crashForTest(): Promise<void> {
+    this.#loop?.abort();
+    this.#loop = null;
+    await this.#loopDone;
+    const runners = [...this.#runners.values()];
+    for (const runner of runners) runner.abort.abort();
+    await Promise.allSettled(runners.map((runner) => runner.done));
+    this.#runners.clear();
+  }
+
+  /** The schema queries should read for a read model right now. */
+  async activeSchema(name: string): Promise<string> {
+    const [row] = await this.#options.db.query<{ active_generation: number }>(
+      'SELECT active_generation FROM projections.registry WHERE name = $1',
+      [name],
+    );
+    if (row === undefined) throw new Error(`unknown projection ${name}`);
+    return generationSchema(name, row.active_generation);
+  }
+
+  async status(): Promise<readonly ShardStatus[]> {
+    const rows = await this.#checkpoints();
+    const active = await this.#activeGenerations();
+    return rows.map((row) => ({
+      projection: row.name,
+      generation: row.generation,
+      active: active.get(row.name) === row.generation,
+      shard: row.shard,
+      position: row.position,
+      eventsApplied: Number(row.events_applied),
+      lastEventAt: row.last_event_at?.toISOString() ?? null,
+      owner: row.leased ? row.owner : null,
+      leaseUntil: row.leased ? (row.lease_until?.toISOString() ?? null) : null,
+      error: row.error,
+    }));
+  }
+
+  /** Events of the log a shard has not applied yet (counted up to LAG_COUNT_MAX). */
+  async lagEvents(projection: Projection, shard: number, position: string | null): Promise<number> {
+    let after = (position as Position | null) ?? null;
+    let count = 0;
+    while (count < LAG_COUNT_MAX) {
+      const page = await this.#options.store.readAll({ after, maxCount: 10_000, filter: projection.filter });
+      count += page.events.filter((event) => shardOf(event.streamId, projection.shards) === shard).length;
+      if (page.caughtUp || page.last === null) break;
+      after = page.last;
+    }
+    return Math.min(count, LAG_COUNT_MAX);
+  }
+
+  /**
+   * Waits until every shard of every active read model has passed `position` (tests, rebuilds, and the
+   * API's read-your-writes option).
+   */
+  async waitFor(position: Position, options: { readonly timeoutMs?: number } = {}): Promise<void> {
+    const deadline = performance.now() + (options.timeoutMs ?? 30_000);
+    for (;;) {
+      const rows = await this.#checkpoints();
+      const active = await this.#activeGenerations();
+      const pending = rows.filter(
+        (row) =>
+          active.get(row.name) === row.generation &&
+          this.#byName.has(row.name) &&
+          (row.position === null || row.position < position),
+      );
+      if (pending.length === 0) return;
+      const failed = pending.find((row) => row.error !== null);
+      if (failed?.error) throw new Error(`projection ${failed.name} stopped: ${failed.error.message}`);
+      if (performance.now() > deadline) {
+        throw new Error(
+          `projections did not reach ${position}: ${pending.map((r) => `${r.name}#${r.shard}@${r.position}`).join(', ')}`,
+        );
+      }
+      await sleep(20);
+    }
+  }
+
+  /**
+   * Builds a new generation of a read model from position zero beside the live one, then makes it the
+   * one queries read. The old generation keeps serving (and being updated by workers) until the switch.
+   */
+  async rebuild(name: string, options: { readonly onProgress?: (events: number) => void } = {}): Promise<number> {
+    const projection = this.#byName.get(name);
+    if (projection === undefined) throw new Error(`unknown projection ${name}`);
+    const { db } = this.#options;
+    const [registry] = await db.query<{ active_generation: number; building_generation: number | null }>(
+      'SELECT active_generation, building_generation FROM projections.registry WHERE name = $1',
+      [name],
+    );
+    if (registry === undefined) throw new Error(`projection ${name} is not registered: run khata migrate`);
+    const generation = Math.max(registry.active_generation, registry.building_generation ?? 0) + 1;
+    const schema = generationSchema(name, generation);
+    await db.query(`DROP SCHEMA IF EXISTS ${quoteIdentifier(schema)} CASCADE`);
+    await db.query('DELETE FROM public.khata_migrations WHERE namespace = $1', [`projection:${name}:g${generation}`]);
+    await db.query('DELETE FROM projections.checkpoints WHERE name = $1 AND generation = $2', [name, generation]);
+    await migrate(db, generationMigrations(projection, generation));
+    await ensureCheckpoints(db, name, generation, projection.shards);
+    await db.query('UPDATE projections.registry SET building_generation = $2 WHERE name = $1', [name, generation]);
+    const owner = `${this.#options.workerId}:rebuild`;
+    await db.query(
+      `UPDATE projections.checkpoints SET owner = $3, lease_until = now() + interval '1 day'
+        WHERE name = $1 AND generation = $2`,
+      [name, generation, owner],
+    );
+    const head = await this.#options.store.headPosition();
+    let applied = 0;
+    for (let shard = 0; shard < projection.shards; shard += 1) {
+      const abort = new AbortController();
+      await this.#runShard(projection, generation, shard, owner, abort.signal, {
+        until: head,
+        onBatch: (events) => {
+          applied += events;
+          options.onProgress?.(applied);
+        },
+      });
+    }
+    await db.transaction(async (tx) => {
+      await tx.query(
+        `UPDATE projections.registry SET active_generation = $2, building_generation = NULL, shards = $3, switched_at = now()
+          WHERE name = $1`,
+        [name, generation, projection.shards],
+      );
+      await tx.query(
+        'UPDATE projections.checkpoints SET owner = NULL, lease_until = NULL WHERE name = $1 AND generation = $2',
+        [name, generation],
+      );
+    });
+    this.#log.info('projection rebuilt', { projection: name, generation, events: applied });
+    return applied;
+  }
+
+  /** Drops generations that are neither active nor being built (after a rebuild has switched over). */
+  async dropRetiredGenerations(name: string): Promise<void> {
+    const { db } = this.#options;
+    const [registry] = await db.query<{ active_generation: number; building_generation: number | null }>(
+      'SELECT active_generation, building_generation FROM projections.registry WHERE name = $1',
+      [name],
+    );
+    if (registry === undefined) return;
+    const rows = await db.query<{ generation: number }>(
+      'SELECT DISTINCT generation FROM projections.checkpoints WHERE name = $1',
+      [name],
+    );
+    for (const { generation } of rows) {
+      if (generation === registry.active_generation || generation === registry.building_generation) continue;
+      await db.query(`DROP SCHEMA IF EXISTS ${quoteIdentifier(generationSchema(name, generation))} CASCADE`);
+      await db.query('DELETE FROM projections.checkpoints WHERE name = $1 AND generation = $2', [name, generation]);
+      await db.query('DELETE FROM public.khata_migrations WHERE namespace = $1', [`projection:${name}:g${generation}`]);
+    }
+  }
+
+  async #leaseLoop(signal: AbortSignal): Promise<void> {
+    let lagMeasuredAt = 0;
+    while (!signal.aborted) {
+      try {
+        await this.#rebalance();
+        if (this.#options.metrics !== undefined && performance.now() - lagMeasuredAt > LAG_MEASURE_INTERVAL_MS) {
+          lagMeasuredAt = performance.now();
+          await this.#measureLag();
+        }
+      } catch (error) {
+        this.#log.warn('projector lease round failed', { error: String(error) });
+      }
+      await sleep(this.#renewIntervalMs, signal);
+    }
+  }
+
+  /** Sets the lag gauges of the shards this worker runs (bounded counts; see LAG_COUNT_MAX). */
+  async #measureLag(): Promise<void> {
+    const rows = await this.#checkpoints();
+    for (const runner of this.#runners.values()) {
+      const row = rows.find(
+        (r) => r.name === runner.projection.name && r.generation === runner.generation && r.shard === runner.shard,
+      );
+      if (row === undefined) continue;
+      const lag = await this.lagEvents(runner.projection, runner.shard, row.position);
+      this.#options.metrics?.lag(runner.projection.name, runner.shard, lag);
+    }
+  }
+
+  async #rebalance(): Promise<void> {
+    const { db, workerId } = this.#options;
+    await db.query(
+      `INSERT INTO projections.workers (worker_id) VALUES ($1)
+       ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = now()`,
+      [workerId],
+    );
+    await db.query(`DELETE FROM projections.workers WHERE heartbeat_at < now() - interval '1 hour'`);
+    const [live] = await db.query<{ count: string }>(
+      `SELECT count(*) AS count FROM projections.workers WHERE heartbeat_at > now() - make_interval(secs => $1)`,
+      [this.#leaseSeconds],
+    );
+    const workers = Math.max(1, Number(live?.count ?? 1));
+    const active = await this.#activeGenerations();
+
+    // Runners of generations that are no longer active (a rebuild switched over) stop.
+    for (const runner of this.#runners.values()) {
+      if (active.get(runner.projection.name) !== runner.generation) this.#stopRunner(runner);
+    }
+    for (const projection of this.#options.projections) {
+      const generation = active.get(projection.name);
+      if (generation === undefined) continue;
+      await db.query(
+        `UPDATE projections.checkpoints SET lease_until = now() + make_interval(secs => $4)
+          WHERE name = $1 AND generation = $2 AND owner = $3`,
+        [projection.name, generation, workerId, this.#leaseSeconds],
+      );
+      const rows = (await this.#checkpoints()).filter(
+        (row) => row.name === projection.name && row.generation === generation,
+      );
+      const fairShare = Math.ceil(rows.length / workers);
+      const mine = rows.filter((row) => row.owner === workerId && row.leased);
+      // Give back shards above a fair share, so a worker that joins gets some.
+      for (const row of mine.slice(fairShare)) {
+        const runner = this.#runners.get(runnerKey(projection.name, generation, row.shard));
+        if (runner !== undefined) this.#stopRunner(runner);
+        await db.query(
+          'UPDATE projections.checkpoints SET owner = NULL, lease_until = NULL WHERE name = $1 AND generation = $2 AND shard = $3 AND owner = $4',
+          [projection.name, generation, row.shard, workerId],
+        );
+      }
+      let owned = Math.min(mine.length, fairShare);
+      for (const row of rows) {
+        if (owned >= fairShare) break;
+        if (row.owner === workerId && row.leased) continue;
+        if (row.leased || row.error !== null) continue;
+        const claimed = await db.query(
+          `UPDATE projections.checkpoints SET owner = $4, lease_until = now() + make_interval(secs => $5)
+            WHERE name = $1 AND generation = $2 AND shard = $3 AND (owner IS NULL OR lease_until IS NULL OR lease_until < now())
+            RETURNING shard`,
+          [projection.name, generation, row.shard, workerId, this.#leaseSeconds],
+        );
+        if (claimed.length === 1) {
+          owned += 1;
+          this.#log.info('shard claimed', {
+            projection: projection.name,
+            generation,
+            shard: row.shard,
+            previousOwner: row.owner,
+          });
+        }
+      }
+      const leased = (await this.#checkpoints()).filter(
+        (row) => row.name === projection.name && row.generation === generation && row.owner === workerId && row.leased,
+      );
+      for (const row of leased) {
+        const key = runnerKey(projection.name, generation, row.shard);
+        if (this.#runners.has(key) || this.#poisoned.has(key)) continue;
+        this.#startRunner(projection, generation, row.shard);
+      }
+    }
+  }
+
+  #startRunner(projection: Projection, generation: number, shard: number): void {
+    const key = runnerKey(projection.name, generation, shard);
+    const abort = new AbortController();
+    const runner: Runner = { key, projection, generation, shard, abort, done: Promise.resolve() };
+    this.#runners.set(key, runner);
+    runner.done = this.#runShard(projection, generation, shard, this.#options.workerId, abort.signal, {})
+      .catch((error: unknown) => {
+        if (error instanceof LostOwnership) {
+          this.#log.warn('shard lease lost', { projection: projection.name, shard });
+        } else if (error instanceof PoisonEvent) {
+          this.#poisoned.add(key);
+          this.#log.error('projection stopped on a poison event', {
+            projection: projection.name,
+            shard,
+            event: error.event,
+            error: error.message,
+          });
+        } else {
+          this.#log.error('projection stopped', { projection: projection.name, shard, error: String(error) });
+        }
+      })
+      .finally(() => {
+        if (this.#runners.get(key) === runner) this.#runners.delete(key);
+      });
+  }
+
+  #stopRunner(runner: Runner): void {
+    runner.abort.abort();
+    this.#runners.delete(runner.key);
+  }
+
+  /**
+   * Reads the log from the shard's checkpoint and applies it batch by batch until `signal` aborts (or,
+   * with `until`, until the shard has passed that position).
+   */
+  async #runShard(
+    projection: Projection,
+    generation: number,
+    shard: number,
+    owner: string,
+    signal: AbortSignal,
+    options: { readonly until?: Position | null; readonly onBatch?: (events: number) => void },
+  ): Promise<void> {
+    const { db, store, metrics } = this.#options;
+    const schema = generationSchema(projection.name, generation);
+    const [row] = await db.query<{ position: string | null }>(
+      'SELECT position FROM projections.checkpoints WHERE name = $1 AND generation = $2 AND shard = $3',
+      [projection.name, generation, shard],
+    );
+    let position = (row?.position ?? null) as Position | null;
+    if (options.until !== undefined && (options.until === null || (position !== null && position >= options.until)))
+      return;
+    await db.query(
+      'UPDATE projections.checkpoints SET error = NULL WHERE name = $1 AND generation = $2 AND shard = $3',
+      [projection.name, generation, shard],
+    );
+    const subscription = store.subscribe({
+      after: position,
+      filter: projection.filter,
+      batchSize: this.#batchSize,
+      signal,
+    });
+    for await (const batch of subscription) {
+      const mine = batch.events.filter((event) => shardOf(event.streamId, projection.shards) === shard);
+      const started = performance.now();
+      try {
+        await this.#commit(projection, generation, shard, owner, schema, mine, position, batch.checkpoint);
+      } catch (error) {
+        if (error instanceof LostOwnership || mine.length === 0) throw error;
+        // Find the event the projection cannot apply: commit the batch one event at a time.
+        await this.#isolatePoison(projection, generation, shard, owner, schema, mine, position, error);
+      }
+      position = batch.checkpoint;
+      options.onBatch?.(mine.length);
+      metrics?.batchApplied(
+        projection.name,
+        shard,
+        mine.length,
+        (performance.now() - started) / 1000,
+        batch.caughtUp,
+        mine.at(-1)?.storedAt ?? null,
+      );
+      if (options.until !== undefined && options.until !== null && position >= options.until) return;
+    }
+  }
+
+  async #commit(
+    projection: Projection,
+    generation: number,
+    shard: number,
+    owner: string,
+    schema: string,
+    events: readonly RecordedEvent[],
+    previous: Position | null,
+    next: Position,
+  ): Promise<void> {
+    const { db, faults } = this.#options;
+    await db.transaction(async (tx) => {
+      if (events.length > 0) await projection.apply(tx, events, { schema });
+      await faults?.beforeCheckpoint?.(projection.name, shard, events);
+      await moveCheckpoint(tx, { name: projection.name, generation, shard, owner, previous, next, events });
+    });
+  }
+
+  async #isolatePoison(
+    projection: Projection,
+    generation: number,
+    shard: number,
+    owner: string,
+    schema: string,
+    events: readonly RecordedEvent[],
+    start: Position | null,
+    batchError: unknown,
+  ): Promise<never> {
+    let position = start;
+    for (const event of events) {
+      try {
+        await this.#commit(projection, generation, shard, owner, schema, [event], position, event.position);
+        position = event.position;
+      } catch (error) {
+        if (error instanceof LostOwnership) throw error;
+        const poison = new PoisonEvent(projection.name, event, error);
+        await this.#options.db.query(
+          'UPDATE projections.checkpoints SET error = $4::jsonb WHERE name = $1 AND generation = $2 AND shard = $3',
+          [projection.name, generation, shard, JSON.stringify({ ...poison.event, message: poison.message })],
+        );
+        this.#options.metrics?.poisoned(projection.name, shard);
+        throw poison;
+      }
+    }
+    // Every event applied alone: the batch failed for a reason that did not repeat (e.g. a lost
+    // connection). Surface it; the runner restarts from the checkpoint on the next lease round.
+    throw batchError;
+  }
+
+  async #checkpoints(): Promise<CheckpointRow[]> {
+    return this.#options.db.query<CheckpointRow>(
+      `SELECT name, generation, shard, position, events_applied::text AS events_applied, last_event_at, owner, lease_until, error,
+              (owner IS NOT NULL AND lease_until > now()) AS leased
+         FROM projections.checkpoints ORDER BY name, generation, shard`,
+    );
+  }
+
+  async #activeGenerations(): Promise<Map<string, number>> {
+    const rows = await this.#options.db.query<{ name: string; active_generation: number }>(
+      'SELECT name, active_generation FROM projections.registry',
+    );
+    return new Map(rows.map((row) => [row.name, row.active_generation]));
+  }
+}
+
+async function ensureCheckpoints(db: SqlQueryable, name: string, generation: number, shards: number): Promise<void> {
+  await db.query(
+    `INSERT INTO projections.checkpoints (name, generation, shard)
+     SELECT $1, $2, s FROM generate_series(0, $3 - 1) AS s
+     ON CONFLICT DO NOTHING`,
+    [name, generation, shards],
+  );
+}
+
+async function moveCheckpoint(
+  tx: SqlQueryable,
+  move: {
+    name: string;
+    generation: number;
+    shard: number;
+    owner: string;
+    previous: Position | null;
+    next: Position;
+    events: readonly RecordedEvent[];
+  },
+): Promise<void> {
+  const last = move.events.at(-1);
+  const rows = await tx.query(
+    `UPDATE projections.checkpoints
+        SET position = $5, events_applied = events_applied + $6, updated_at = now(),
+            last_event_at = COALESCE($7::timestamptz, last_event_at)
+      WHERE name = $1 AND generation = $2 AND shard = $3 AND owner = $4 AND lease_until > now()
+        AND position IS NOT DISTINCT FROM $8
+      RETURNING shard`,
+    [
+      move.name,
+      move.generation,
+      move.shard,
+      move.owner,
+      move.next,
+      move.events.length,
+      last?.storedAt ?? null,
+      move.previous,
+    ],
+    { name: 'khata_projector_checkpoint' },
+  );
+  if (rows.length !== 1) {
+    throw new LostOwnership(`${move.name}#${move.shard} is no longer owned by ${move.owner} at ${move.previous}`);
+  }
+}
+
+function runnerKey(name: string, generation: number, shard: number): string {
+  return `${name}/${generation}/${shard}`;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,57 @@
+import type { ProjectionMigration } from '@khata/projector';
+
+/**
+ * One row per account: the numbers the API and call authorization read, and the account's folded
+ * state (the domain's snapshot JSON) with the stream version it reflects, from which the hot projection
+ * reloads an account after a gap or a Redis flush.
+ */
+export const balancesMigrations: readonly ProjectionMigration[] = [
+  {
+    version: 1,
+    name: 'balances',
+    sql: (schema) => `
+CREATE TABLE ${schema}.balances (
+  account_id            uuid          PRIMARY KEY,
+  billing_mode          text          NOT NULL,
+  status                text          NOT NULL,
+  balance               numeric(20,4) NOT NULL,
+  reserved              numeric(20,4) NOT NULL,
+  available             numeric(20,4) NOT NULL,
+  credit_limit          numeric(20,4) NOT NULL,
+  plan_id               text,
+  usage_month_start     date,
+  usage_month_end       date,
+  free_seconds          integer       NOT NULL,
+  free_seconds_used     integer       NOT NULL,
+  free_seconds_reserved integer       NOT NULL,
+  open_reservations     integer       NOT NULL,
+  stream_version        bigint        NOT NULL,
+  updated_at            timestamptz   NOT NULL,
+  state                 jsonb         NOT NULL
+);`,
+  },
+];
+
+export interface BalancesTable {
+  account_id: string;
+  billing_mode: string;
+  status: string;
+  balance: string;
+  reserved: string;
+  available: string;
+  credit_limit: string;
+  plan_id: string | null;
+  usage_month_start: string | null;
+  usage_month_end: string | null;
+  free_seconds: number;
+  free_seconds_used: number;
+  free_seconds_reserved: number;
+  open_reservations: number;
+  stream_version: string;
+  updated_at: Date;
+  state: unknown;
+}
+
+export interface BalancesDatabase {
+  balances: BalancesTable;
+}
