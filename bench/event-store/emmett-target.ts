@@ -27,10 +27,11 @@ export async function openEmmettTarget(options: {
   readonly poolConnections: number;
 }): Promise<StoreUnderTest> {
   const { connectionString } = options;
+  const applicationName = 'khata-bench-emmett';
   const pool = new pg.Pool({
     connectionString,
     max: options.poolConnections,
-    application_name: 'khata-bench-emmett',
+    application_name: applicationName,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
   });
   pool.on('error', () => {});
@@ -65,6 +66,13 @@ export async function openEmmettTarget(options: {
     async settle() {
       await pool.query('VACUUM ANALYZE');
       await pool.query('CHECKPOINT');
+    },
+    async serverProcessIds() {
+      const result = await pool.query<{ pid: number }>(
+        'SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',
+        [applicationName],
+      );
+      return result.rows.map((row) => row.pid);
     },
     async close() {
       await store.close();

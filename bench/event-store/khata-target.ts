@@ -8,11 +8,12 @@ export async function openKhataTarget(
     | { readonly database: 'postgres'; readonly connectionString: string; readonly poolConnections: number }
     | { readonly database: 'pglite' },
 ): Promise<StoreUnderTest> {
+  const applicationName = 'khata-bench-khata';
   const client: SqlClient =
     options.database === 'postgres'
       ? createPostgresClient({
           connectionString: options.connectionString,
-          applicationName: 'khata-bench-khata',
+          applicationName,
           maxConnections: options.poolConnections,
         })
       : await createPgliteClient();
@@ -44,6 +45,14 @@ export async function openKhataTarget(
       // Separate statements: VACUUM refuses to run inside the implicit transaction of a multi-statement script.
       await client.exec('VACUUM ANALYZE');
       await client.exec('CHECKPOINT');
+    },
+    async serverProcessIds() {
+      if (options.database === 'pglite') return [];
+      const rows = await client.query<{ pid: number }>(
+        'SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',
+        [applicationName],
+      );
+      return rows.map((row) => row.pid);
     },
     close: () => store.close(),
   };

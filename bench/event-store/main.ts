@@ -130,7 +130,7 @@ try {
     for (const [index, store] of order.entries()) {
       if (store !== 'pglite') await recreateDatabase(admin, DATABASES[store]);
       const backgroundCpu = await backgroundCpuPercent();
-      process.stderr.write(`run ${run}/${runCount}: ${store} (others busy ${backgroundCpu.toFixed(0)} % of CPU)…\n`);
+      process.stderr.write(`run ${run}/${runCount}: ${store} (machine ${backgroundCpu.toFixed(0)} % busy before)…\n`);
       const loadAverageBefore = loadavg()[0] ?? 0;
       const { warmUpSeconds, results } = await runStore(store);
       runs.push({

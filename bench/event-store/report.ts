@@ -29,6 +29,8 @@ export interface StoreFigures {
   readonly runsPerSecond: readonly number[];
   readonly latencyP50Ms: number;
   readonly latencyP99Ms: number;
+  readonly clientCpuMsPer1000Events: number;
+  readonly serverCpuMsPer1000Events: number;
   readonly spread: number;
 }
 
@@ -63,6 +65,8 @@ function figures(runs: readonly StoreRun[], store: StoreName, workload: Workload
     runsPerSecond,
     latencyP50Ms: median(results.map((result) => result.latencyP50Ms)),
     latencyP99Ms: median(results.map((result) => result.latencyP99Ms)),
+    clientCpuMsPer1000Events: median(results.map((result) => result.clientCpuMsPer1000Events)),
+    serverCpuMsPer1000Events: median(results.map((result) => result.serverCpuMsPer1000Events)),
     spread: spread(runsPerSecond),
   };
 }
@@ -87,6 +91,10 @@ export function summarise(runs: readonly StoreRun[]): WorkloadSummary[] {
   });
 }
 
+function cpu(store: StoreFigures): { client: number; server: number } {
+  return { client: round(store.clientCpuMsPer1000Events, 1), server: round(store.serverCpuMsPer1000Events, 1) };
+}
+
 /** The machine-readable line per workload that `pnpm bench:event-store` prints. */
 export function jsonLine(summary: WorkloadSummary, machine: MachineDescription): string {
   const rates = (values: readonly number[]): number[] => values.map((value) => Math.round(value));
@@ -107,6 +115,9 @@ export function jsonLine(summary: WorkloadSummary, machine: MachineDescription):
     baselineP50Ms: round(summary.emmett.latencyP50Ms, 3),
     khataP99Ms: round(summary.khata.latencyP99Ms, 3),
     baselineP99Ms: round(summary.emmett.latencyP99Ms, 3),
+    khataCpuMsPer1000Events: cpu(summary.khata),
+    baselineCpuMsPer1000Events: cpu(summary.emmett),
+    pgliteCpuMsPer1000Events: summary.pglite === null ? null : cpu(summary.pglite),
   });
 }
 
@@ -159,6 +170,23 @@ export function renderResults(input: ReportInput): string {
         `${latency(summary.emmett)} | ${summary.events.toLocaleString('en-US')} |`,
     );
   }
+  lines.push(
+    '',
+    'CPU time per 1,000 events, ms, median over runs: the benchmark process (client) + the PostgreSQL ' +
+      "backends serving the store (server). PGlite's server work runs inside the client process.",
+    '',
+    '| Workload | Khata client + server | Emmett client + server | Khata (PGlite) |',
+    '|---|---:|---:|---:|',
+  );
+  for (const summary of summaries) {
+    const cell = (store: StoreFigures): string =>
+      `${store.clientCpuMsPer1000Events.toFixed(1)} + ${store.serverCpuMsPer1000Events.toFixed(1)} = ` +
+      `${(store.clientCpuMsPer1000Events + store.serverCpuMsPer1000Events).toFixed(1)}`;
+    lines.push(
+      `| ${summary.workload} | ${cell(summary.khata)} | ${cell(summary.emmett)} | ` +
+        `${summary.pglite === null ? '–' : summary.pglite.clientCpuMsPer1000Events.toFixed(1)} |`,
+    );
+  }
   const noisy = summaries.flatMap((summary) =>
     (['khata', 'emmett'] as const)
       .filter((store) => summary[store].spread > NOISY_SPREAD)
@@ -169,12 +197,13 @@ export function renderResults(input: ReportInput): string {
     noisy.length === 0
       ? `Every PostgreSQL figure's runs agreed within ${Math.round((NOISY_SPREAD - 1) * 100)} %.`
       : `Runs disagreed by more than ${Math.round((NOISY_SPREAD - 1) * 100)} % (fastest ÷ slowest) on: ` +
-          `${noisy.join(', ')}. The machine was shared, see the load averages below.`,
+          `${noisy.join(', ')}. The machine was shared: see "busy before" below.`,
     '',
-    'Every run, events per second. "Others" is the share of both cores busy in the second before the store ' +
-      'started, while the benchmark was idle; "load" the 1-minute load average before → after the store ran.',
+    'Every run, events per second. "Busy before" is the share of both cores busy in the second before the ' +
+      "store started, while the benchmark itself was idle (other people's work, and PostgreSQL's own " +
+      'background writing); "load" is the 1-minute load average before → after the store ran.',
     '',
-    '| Run | Store | Place | Others | Load | ' + summaries.map((summary) => summary.workload).join(' | ') + ' |',
+    `| Run | Store | Place | Busy before | Load | ${summaries.map((summary) => summary.workload).join(' | ')} |`,
     `|---|---|---|---:|---|${summaries.map(() => '---:').join('|')}|`,
   );
   for (const run of input.runs) {

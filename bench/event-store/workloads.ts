@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { backendCpuSecondsBetween, backendCpuSnapshot, ownCpuSeconds } from './cpu.ts';
 import { percentile } from './stats.ts';
 
 /**
@@ -29,6 +30,8 @@ export interface StoreUnderTest {
   reset(): Promise<void>;
   /** VACUUM ANALYZE and CHECKPOINT: fresh statistics, set hint bits, no checkpoint mid-measurement. */
   settle(): Promise<void>;
+  /** Process ids of the PostgreSQL backends serving this store (none for PGlite, which runs in process). */
+  serverProcessIds(): Promise<number[]>;
   close(): Promise<void>;
 }
 
@@ -52,6 +55,10 @@ export interface WorkloadResult {
   /** Per call (one append, one stream read, one log page), in milliseconds. */
   readonly latencyP50Ms: number;
   readonly latencyP99Ms: number;
+  /** CPU time of the benchmark process (the store's client side; all of PGlite) per 1,000 events. */
+  readonly clientCpuMsPer1000Events: number;
+  /** CPU time of the PostgreSQL backends serving the store per 1,000 events (0 for PGlite). */
+  readonly serverCpuMsPer1000Events: number;
   /** True when the phase hit its time limit before doing all its work. */
   readonly cutShort: boolean;
 }
@@ -156,19 +163,32 @@ function events(count: number, accountNumber: number): BenchEvent[] {
 }
 
 class Phase {
-  readonly #startMs = performance.now();
+  readonly #store: StoreUnderTest;
   readonly #deadlineMs: number;
+  #startMs = 0;
+  #clientCpuSeconds = 0;
+  #serverCpu = new Map<number, number>();
   readonly latenciesMs: number[] = [];
   events = 0;
   cutShort = false;
 
-  constructor(scale: Scale) {
-    this.#deadlineMs = this.#startMs + scale.phaseDurationSecondsMax * 1000;
+  private constructor(store: StoreUnderTest, scale: Scale) {
+    this.#store = store;
+    this.#deadlineMs = scale.phaseDurationSecondsMax * 1000;
+  }
+
+  /** Starts the clock (and the CPU meters) once everything the phase needs is prepared. */
+  static async start(store: StoreUnderTest, scale: Scale): Promise<Phase> {
+    const phase = new Phase(store, scale);
+    phase.#serverCpu = backendCpuSnapshot(await store.serverProcessIds());
+    phase.#clientCpuSeconds = ownCpuSeconds();
+    phase.#startMs = performance.now();
+    return phase;
   }
 
   /** False once the time limit has passed; the phase then reports what it finished. */
   hasTime(): boolean {
-    if (performance.now() < this.#deadlineMs) return true;
+    if (performance.now() - this.#startMs < this.#deadlineMs) return true;
     this.cutShort = true;
     return false;
   }
@@ -180,9 +200,16 @@ class Phase {
     return result;
   }
 
-  finish(workload: WorkloadName): WorkloadResult {
+  async finish(workload: WorkloadName): Promise<WorkloadResult> {
     const durationSeconds = (performance.now() - this.#startMs) / 1000;
+    const clientCpuSeconds = ownCpuSeconds() - this.#clientCpuSeconds;
+    const serverCpuSeconds = backendCpuSecondsBetween(
+      this.#serverCpu,
+      backendCpuSnapshot(await this.#store.serverProcessIds()),
+    );
     const latencies = this.latenciesMs.length === 0 ? [0] : this.latenciesMs;
+    const perThousandEventsMs = (seconds: number): number =>
+      this.events === 0 ? 0 : (seconds * 1000 * 1000) / this.events;
     return {
       workload,
       events: this.events,
@@ -190,6 +217,8 @@ class Phase {
       perSecond: this.events / durationSeconds,
       latencyP50Ms: percentile(latencies, 0.5),
       latencyP99Ms: percentile(latencies, 0.99),
+      clientCpuMsPer1000Events: perThousandEventsMs(clientCpuSeconds),
+      serverCpuMsPer1000Events: perThousandEventsMs(serverCpuSeconds),
       cutShort: this.cutShort,
     };
   }
@@ -201,7 +230,7 @@ async function appendSequential(store: StoreUnderTest, scale: Scale): Promise<Wo
   await store.append(stream, events(1, 0), 0n);
   const inputs = Array.from({ length: scale.sequentialAppends }, () => events(1, 0));
   await store.settle();
-  const phase = new Phase(scale);
+  const phase = await Phase.start(store, scale);
   let version = 1n;
   for (const input of inputs) {
     if (!phase.hasTime()) break;
@@ -228,7 +257,7 @@ async function appendConcurrent(
     Array.from({ length: appendsPerWriter }, () => events(eventsPerAppend, writer)),
   );
   await store.settle();
-  const phase = new Phase(scale);
+  const phase = await Phase.start(store, scale);
   await Promise.all(
     streams.map(async (stream, writer) => {
       let version = 1n;
@@ -253,7 +282,7 @@ async function readLongStream(store: StoreUnderTest, scale: Scale): Promise<Work
   await store.settle();
   // One untimed read so both stores start from pages already in shared buffers.
   await store.readStream(stream);
-  const phase = new Phase(scale);
+  const phase = await Phase.start(store, scale);
   for (let read = 0; read < scale.longStreamReads; read += 1) {
     if (!phase.hasTime()) break;
     const count = await phase.timed(() => store.readStream(stream));
@@ -290,7 +319,7 @@ async function catchUp(store: StoreUnderTest, scale: Scale): Promise<WorkloadRes
   // The log was just written, so both stores start with its pages in shared buffers (it takes about
   // 85 MB with its indexes in either store; the default is 128 MB): no untimed pass is needed.
   await store.settle();
-  const phase = new Phase(scale);
+  const phase = await Phase.start(store, scale);
   for (let pass = 0; pass < scale.catchUpPasses; pass += 1) {
     if (!phase.hasTime()) break;
     const count = await readWholeLog(store, scale, phase);

@@ -13,6 +13,7 @@ import { accountStream } from './ids.ts';
 import { InvalidCommand, Ledger } from './ledger.ts';
 import type { CommandOutcome } from './outcome.ts';
 import { type CommandLog, MemoryCommandLog, MemorySnapshotStore, type SnapshotStore } from './stores.ts';
+import { catalogRules } from './testing.ts';
 
 export interface LedgerTarget {
   /** An empty store with its command log and snapshot store. */
@@ -21,13 +22,7 @@ export interface LedgerTarget {
   tamper?(store: EventStore, streamId: string, version: bigint, data: object): Promise<void>;
 }
 
-export const catalogRules: AccountRules = accountRules({
-  catalog: parseCatalog([
-    { file: 'plans.json', content: plansFile },
-    { file: 'add-ons.json', content: addOnsFile },
-  ]),
-  supplierState: '29',
-});
+export { catalogRules };
 
 const NOW = Date.parse('2026-11-02T04:30:00.000Z');
 const META = { actor: 'user:test' };

@@ -1,0 +1,44 @@
+import type { CommandMeta, CommandOutcome } from '@khata/ledger';
+import type { Job, JobHandler } from '@khata/scheduler';
+import { v5 as uuidV5 } from 'uuid';
+import { CHARGE_SUBSCRIPTION, EXPIRE_RESERVATION, START_USAGE_MONTH } from './managers.ts';
+
+const JOB_NAMESPACE = '5d0f2c1a-6b7e-5c3d-8a9f-0e1d2c3b4a5f';
+const META: CommandMeta = { actor: 'system:scheduler' };
+
+/** Runs a command (the ledger's `execute`). */
+export type RunCommand = (command: object, meta: CommandMeta) => Promise<CommandOutcome>;
+
+/**
+ * Command ids derive from the job and the attempt: a crashed attempt repeated gets the command log's
+ * answer, while a retry after a refusal (a wallet topped up since) is a new command. Every command a
+ * job issues is idempotent by state anyway (nothing to expire, period already charged).
+ */
+function commandId(job: Job): string {
+  return uuidV5(`${job.jobId}#${job.attempts}`, JOB_NAMESPACE);
+}
+
+/** Rejections that mean "nothing to do (any more)"; others are retried with back-off. */
+const SETTLED = new Set(['RESERVATION_NOT_EXPIRED', 'NO_ACTIVE_SUBSCRIPTION', 'UNKNOWN_ACCOUNT', 'ACCOUNT_CLOSED']);
+
+export function jobHandlers(run: RunCommand): { readonly [kind: string]: JobHandler } {
+  const handle = (build: (job: Job) => object): JobHandler => {
+    return async (job) => {
+      const outcome = await run(
+        { ...build(job), commandId: commandId(job), accountId: job.payload.accountId },
+        {
+          ...META,
+          correlationId: commandId(job),
+        },
+      );
+      if (outcome.status === 'rejected' && !SETTLED.has(outcome.rejection.code)) {
+        throw new Error(`${outcome.rejection.code}: ${outcome.rejection.message}`);
+      }
+    };
+  };
+  return {
+    [EXPIRE_RESERVATION]: handle((job) => ({ type: 'ExpireReservation', callId: job.payload.callId })),
+    [START_USAGE_MONTH]: handle((job) => ({ type: 'StartUsageMonth', on: job.payload.on })),
+    [CHARGE_SUBSCRIPTION]: handle((job) => ({ type: 'ChargeSubscription', on: job.payload.on })),
+  };
+}
