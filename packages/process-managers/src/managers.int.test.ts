@@ -70,7 +70,7 @@ function suite(name: string, open: () => Promise<{ db: SqlClient; close(): Promi
       await settle();
       const [job] = await jobs(db, { kind: 'expire-reservation' });
       expect(job).toMatchObject({ job_id: `expire-reservation:${accountId}:lost`, status: 'pending' });
-      const expiresAt = (job?.due_at as Date).getTime();
+      const expiresAt = (job as { due_at: Date }).due_at.getTime();
       setNow(expiresAt - 1_000);
       expect(await scheduler.runDue()).toBe(0);
       setNow(expiresAt);
@@ -104,7 +104,7 @@ function suite(name: string, open: () => Promise<{ db: SqlClient; close(): Promi
       await settle();
       const renewal = (await jobs(db, { kind: 'charge-subscription', status: 'pending' }))[0];
       expect(renewal?.payload).toEqual({ accountId, on: '2026-12-02' });
-      expect((renewal?.due_at as Date).toISOString()).toBe('2026-12-01T18:30:00.000Z'); // IST midnight
+      expect((renewal as { due_at: Date }).due_at.toISOString()).toBe('2026-12-01T18:30:00.000Z'); // IST midnight
       setNow(Date.parse('2026-12-01T18:30:00.000Z'));
       expect(await scheduler.runDue()).toBe(2);
       const { state } = await ledger.load(accountId);
