@@ -3,7 +3,7 @@
  * tier; PostgreSQL and PGlite in the integration tier) with that store's command log and snapshots.
  */
 import { randomUUID } from 'node:crypto';
-import { accountRules, parseCatalog } from '@khata/domain';
+import { accountRules, Money, parseCatalog } from '@khata/domain';
 import type { EventStore, NewEvent } from '@khata/event-store';
 import addOnsFile from '@khata/schemas/catalog/add-ons.json' with { type: 'json' };
 import plansFile from '@khata/schemas/catalog/plans.json' with { type: 'json' };
