@@ -80,6 +80,27 @@ export interface KhataConfig {
   };
   readonly corsOrigins: readonly string[];
   readonly sentryDsn: Secret | null;
+  /** Who issues the invoices: GST registration state decides CGST+SGST versus IGST. */
+  readonly supplier: {
+    readonly legalName: string;
+    readonly gstin: string | null;
+    readonly stateCode: string;
+    readonly address: string;
+    /** Services Accounting Code on invoices (SPEC §10; default 998412). */
+    readonly sac: string;
+  };
+  readonly billing: {
+    /** Directory of the catalog files (plans, add-ons). */
+    readonly catalogDir: string;
+    /** Tariff for destinations outside the plan (international, premium); null: plan numbers only. */
+    readonly destinationTariffFile: string | null;
+    /** Ceiling on one call's authorized duration. */
+    readonly callSecondsMax: number;
+    /** How long a reservation waits for its CDR after the call's authorized end. */
+    readonly reservationGraceSeconds: number;
+    /** fail-open only: the longest call allowed while the hot projection cannot answer. */
+    readonly failOpenCallSecondsMax: number;
+  };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -152,8 +173,50 @@ export function loadConfig(env: Env, options: { readonly cwd: string }): KhataCo
       return origin;
     }),
     sentryDsn: secretOrNull(read('SENTRY_DSN')),
+    supplier: supplier(read),
+    billing: {
+      catalogDir: absolute(options.cwd, read('CATALOG_DIR') ?? 'schemas/catalog'),
+      destinationTariffFile: destinationTariff(options.cwd, read('DESTINATION_TARIFF')),
+      callSecondsMax: integer(read, 'CALL_SECONDS_MAX', 7_200, 60, 86_400),
+      reservationGraceSeconds: integer(read, 'RESERVATION_GRACE_SECONDS', 900, 0, 86_400),
+      failOpenCallSecondsMax: integer(read, 'HOT_PROJECTION_FAIL_OPEN_SECONDS', 300, 0, 86_400),
+    },
   };
   return deepFreeze(config);
+}
+
+const GSTIN_SHAPE = /^\d{2}[0-9A-Z]{13}$/;
+
+function supplier(read: (name: string) => string | undefined): KhataConfig['supplier'] {
+  const gstin = read('SUPPLIER_GSTIN')?.toUpperCase();
+  if (gstin !== undefined && !GSTIN_SHAPE.test(gstin))
+    throw new ConfigError('SUPPLIER_GSTIN', 'must be a 15-character GSTIN');
+  const stateCode = read('SUPPLIER_STATE_CODE') ?? gstin?.slice(0, 2) ?? '29';
+  if (!/^\d{2}$/.test(stateCode)) throw new ConfigError('SUPPLIER_STATE_CODE', 'must be a two-digit GST state code');
+  if (gstin !== undefined && gstin.slice(0, 2) !== stateCode) {
+    throw new ConfigError(
+      'SUPPLIER_STATE_CODE',
+      `is ${stateCode} but SUPPLIER_GSTIN is registered in ${gstin.slice(0, 2)}`,
+    );
+  }
+  const sac = read('SAC_CODE') ?? '998412';
+  if (!/^\d{6}$/.test(sac)) throw new ConfigError('SAC_CODE', 'must be a six-digit Services Accounting Code');
+  return {
+    legalName: read('SUPPLIER_LEGAL_NAME') ?? 'Khata Telecom (set SUPPLIER_LEGAL_NAME)',
+    gstin: gstin ?? null,
+    stateCode,
+    address: read('SUPPLIER_ADDRESS') ?? '',
+    sac,
+  };
+}
+
+function absolute(cwd: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(cwd, path);
+}
+
+function destinationTariff(cwd: string, value: string | undefined): string | null {
+  if (value === 'none') return null;
+  return absolute(cwd, value ?? 'schemas/tariffs/intl-2026.json');
 }
 
 function databaseUrlFrom(read: (name: string) => string | undefined): Secret | null {

@@ -17,6 +17,15 @@ describe('configuration', () => {
     expect(config.hotProjection.unavailablePolicy).toBe('fail-closed');
   });
 
+  it('takes the supplier state from its GSTIN and points at the shipped catalog and tariff', () => {
+    const config = load({ SUPPLIER_GSTIN: '27aapfu0939f1zv' });
+    expect(config.supplier).toMatchObject({ gstin: '27AAPFU0939F1ZV', stateCode: '27', sac: '998412' });
+    expect(config.billing.catalogDir).toBe('/srv/khata/schemas/catalog');
+    expect(config.billing.destinationTariffFile).toBe('/srv/khata/schemas/tariffs/intl-2026.json');
+    expect(load({ DESTINATION_TARIFF: 'none' }).billing.destinationTariffFile).toBeNull();
+    expect(load({}).billing).toMatchObject({ callSecondsMax: 7200, reservationGraceSeconds: 900 });
+  });
+
   it('is frozen all the way down', () => {
     const config = load({ CORS_ORIGINS: 'https://a.example' });
     expect(Object.isFrozen(config)).toBe(true);
@@ -67,6 +76,13 @@ describe('configuration', () => {
     ['a FreeSWITCH host without a password', { FREESWITCH_ESL_HOST: 'fs1' }, 'FREESWITCH_ESL_PASSWORD'],
     ['a CORS origin with a path', { CORS_ORIGINS: 'https://a.example/x' }, 'CORS_ORIGINS'],
     ['an unknown log level', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    ['a supplier GSTIN of the wrong shape', { SUPPLIER_GSTIN: '29ABC' }, 'SUPPLIER_GSTIN'],
+    [
+      'a supplier state that contradicts its GSTIN',
+      { SUPPLIER_GSTIN: '27AAPFU0939F1ZV', SUPPLIER_STATE_CODE: '29' },
+      'SUPPLIER_STATE_CODE',
+    ],
+    ['a call ceiling below a minute', { CALL_SECONDS_MAX: '30' }, 'CALL_SECONDS_MAX'],
   ];
   for (const [label, env, variable] of bad) {
     it(`stops on ${label}, naming ${variable}`, () => {

@@ -1,5 +1,5 @@
 import type { EventStore, Position, RecordedEvent } from '@khata/event-store';
-import { migrate, quoteIdentifier, type SqlClient, type SqlQueryable } from '@khata/sql';
+import { type MigrationReport, migrate, quoteIdentifier, type SqlClient, type SqlQueryable } from '@khata/sql';
 import type { ProjectorMetrics } from './metrics.ts';
 import { generationMigrations, generationSchema, PoisonEvent, type Projection, shardOf } from './projection.ts';
 import { projectorMigrations } from './schema.ts';
@@ -118,8 +118,8 @@ export class Projector {
    * pending migrations to the generations in use and makes sure every shard has a checkpoint row.
    * What `khata migrate` runs; safe to repeat and to run from several processes.
    */
-  static async prepare(db: SqlClient, projections: readonly Projection[]): Promise<void> {
-    await migrate(db, projectorMigrations);
+  static async prepare(db: SqlClient, projections: readonly Projection[]): Promise<MigrationReport[]> {
+    const reports = [await migrate(db, projectorMigrations)];
     for (const projection of projections) {
       await db.query(
         `INSERT INTO projections.registry (name, active_generation, shards) VALUES ($1, 1, $2)
@@ -136,10 +136,11 @@ export class Projector {
       if (registry === undefined) throw new Error(`projection ${projection.name} is not registered`);
       for (const generation of [registry.active_generation, registry.building_generation]) {
         if (generation === null) continue;
-        await migrate(db, generationMigrations(projection, generation));
+        reports.push(await migrate(db, generationMigrations(projection, generation)));
         await ensureCheckpoints(db, projection.name, generation, registry.shards);
       }
     }
+    return reports;
   }
 
   start(): void {

@@ -4,13 +4,29 @@
  * (api, worker, esl, cli) start here; nothing below them knows which adapters run.
  */
 
+export {
+  type Difference,
+  type ReadModelCheck,
+  registerReadModelCheck,
+  replayAccount,
+  type VerificationReport,
+  verifyAccount,
+} from './audit.ts';
 export * from './catalog.ts';
 export {
   type Check,
   type CheckStatus,
   diagnose,
   type Infrastructure,
-  migrateAll,
   migrationSets,
   openInfrastructure,
 } from './infrastructure.ts';
+export {
+  type Khata,
+  type KhataLog,
+  type KhataRoles,
+  migrateAll,
+  type OpenKhataOptions,
+  openKhata,
+  projectorWork,
+} from './khata.ts';

@@ -3,6 +3,7 @@ import { relative } from 'node:path';
 import type { KhataConfig } from '@khata/config';
 import { type EventStore, type EventStoreSettings, eventStoreMigrations, openEventStore } from '@khata/event-store';
 import { ledgerMigrations } from '@khata/ledger';
+import { schedulerMigrations } from '@khata/scheduler';
 import {
   appliedVersions,
   createPgliteClient,
@@ -19,7 +20,7 @@ import { Redis } from 'ioredis';
  * The schemas Khata owns, in the order `khata migrate` applies them. Read models add theirs here.
  */
 export function migrationSets(): readonly MigrationSet[] {
-  return [eventStoreMigrations, ledgerMigrations];
+  return [eventStoreMigrations, ledgerMigrations, schedulerMigrations];
 }
 
 /** The databases a Khata process works with, opened from configuration. */
@@ -101,13 +102,6 @@ function eventStoreSettings(config: KhataConfig, readDb: SqlClient): EventStoreS
     case 'memory':
       return { kind: 'memory' };
   }
-}
-
-/** Applies every pending migration (event store and read models): what `khata migrate` runs. */
-export async function migrateAll(config: KhataConfig): Promise<readonly MigrationReport[]> {
-  const infrastructure = await openInfrastructure(config, { migrate: true, applicationName: 'khata-migrate' });
-  await infrastructure.close();
-  return infrastructure.migrations;
 }
 
 export type CheckStatus = 'ok' | 'unreachable' | 'not configured' | 'in use' | 'error';

@@ -32,6 +32,16 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./doctor.ts')).doctorCommand,
   },
   {
+    name: 'projections',
+    summary: 'show read-model positions and lag, or rebuild one',
+    load: async () => (await import('./projections.ts')).projectionsCommand,
+  },
+  {
+    name: 'audit',
+    summary: 'verify an account: replay vs read models vs hot projection vs hash chain',
+    load: async () => (await import('./audit.ts')).auditCommand,
+  },
+  {
     name: 'rate',
     summary: 'price a call (or find the longest affordable call) with a tariff file',
     load: async () => (await import('./rate.ts')).rateCommand,

@@ -1,0 +1,254 @@
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import type { KhataConfig } from '@khata/config';
+import { type AccountRules, accountRules, type Catalog, parseTariff, type Tariff } from '@khata/domain';
+import type { EventStore, Position } from '@khata/event-store';
+import {
+  CallAuthorizer,
+  type HotAccount,
+  HotProjector,
+  type HotStore,
+  loaderFrom,
+  MemoryHotStore,
+  RedisHotStore,
+} from '@khata/hot-projection';
+import { Ledger, SqlCommandLog, SqlSnapshotStore } from '@khata/ledger';
+import { jobHandlers, processManagers } from '@khata/process-managers';
+import { accountStates, allProjections } from '@khata/projections';
+import { type Projection, Projector, ProjectorMetrics } from '@khata/projector';
+import { Scheduler } from '@khata/scheduler';
+import type { MigrationReport, SqlClient } from '@khata/sql';
+import { Redis } from 'ioredis';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { loadCatalog } from './catalog.ts';
+import { openInfrastructure } from './infrastructure.ts';
+
+/** What this process does: serve the API, run the background work, or both (embedded). */
+export interface KhataRoles {
+  readonly api: boolean;
+  readonly worker: boolean;
+}
+
+export interface KhataLog {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+const quietLog: KhataLog = { info: () => {}, warn: () => {}, error: () => {} };
+
+/** Every read model and process manager the projector runs. */
+export const projectorWork: readonly Projection[] = [...allProjections, ...processManagers];
+
+/** Khata's parts, opened from configuration and wired together. Services (API, worker) start here. */
+export interface Khata {
+  readonly config: KhataConfig;
+  readonly roles: KhataRoles;
+  readonly clock: () => Date;
+  readonly eventStore: EventStore;
+  readonly readDb: SqlClient;
+  readonly catalog: Catalog;
+  readonly rules: AccountRules;
+  readonly ledger: Ledger;
+  readonly projector: Projector;
+  readonly hot: {
+    readonly store: HotStore;
+    readonly projector: HotProjector | null;
+    readonly authorizer: CallAuthorizer;
+  };
+  readonly scheduler: Scheduler;
+  readonly metrics: Registry;
+  readonly workerId: string;
+  /** The schema queries read for a read model (cached briefly; rebuilds switch it). */
+  readModelSchema(name: string): Promise<string>;
+  /** Starts the background work of this process's roles. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OpenKhataOptions {
+  readonly roles: KhataRoles;
+  readonly clock?: () => Date;
+  readonly migrate?: boolean;
+  readonly log?: KhataLog;
+  /** Tests share one Redis: a prefix keeps their hot projections apart. */
+  readonly redisKeyPrefix?: string;
+}
+
+const SCHEMA_CACHE_MS = 1_000;
+
+export async function openKhata(config: KhataConfig, options: OpenKhataOptions): Promise<Khata> {
+  const clock = options.clock ?? (() => new Date());
+  const log = options.log ?? quietLog;
+  const workerId = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.splice(0).reverse())
+      await close().catch((error) => log.warn('close failed', { error: String(error) }));
+  };
+  try {
+    const catalog = await loadCatalog(config.billing.catalogDir);
+    const destinationTariff = await readTariff(config.billing.destinationTariffFile);
+    const rules = accountRules({
+      catalog,
+      supplierState: config.supplier.stateCode,
+      destinationTariff,
+      callSecondsMax: config.billing.callSecondsMax,
+      reservationGraceSeconds: config.billing.reservationGraceSeconds,
+    });
+    const infrastructure = await openInfrastructure(config, {
+      migrate: options.migrate ?? false,
+      applicationName: 'khata',
+    });
+    closers.push(() => infrastructure.close());
+    const { eventStore, readDb } = infrastructure;
+    if (options.migrate === true) await Projector.prepare(readDb, projectorWork);
+
+    const metrics = new Registry();
+    collectDefaultMetrics({ register: metrics, prefix: 'khata_process_' });
+    const projector = new Projector({
+      store: eventStore,
+      db: readDb,
+      projections: projectorWork,
+      workerId,
+      metrics: new ProjectorMetrics(metrics),
+      log,
+    });
+    closers.push(() => projector.stop());
+
+    const ledger = new Ledger({
+      store: eventStore,
+      commandLog: new SqlCommandLog(readDb),
+      snapshots: new SqlSnapshotStore(readDb),
+      rules,
+      clock,
+    });
+
+    const schemaCache = new Map<string, { schema: string; at: number }>();
+    const readModelSchema = async (name: string): Promise<string> => {
+      const cached = schemaCache.get(name);
+      if (cached !== undefined && performance.now() - cached.at < SCHEMA_CACHE_MS) return cached.schema;
+      const schema = await projector.activeSchema(name);
+      schemaCache.set(name, { schema, at: performance.now() });
+      return schema;
+    };
+
+    let redis: Redis | null = null;
+    if (config.redis.url !== null) {
+      redis = new Redis(config.redis.url.reveal(), {
+        maxRetriesPerRequest: 2,
+        connectTimeout: 5_000,
+        lazyConnect: false,
+      });
+      redis.on('error', (error) => log.warn('redis error', { error: String(error) }));
+      const connection = redis;
+      closers.push(async () => {
+        connection.disconnect();
+      });
+    }
+    const hotStore: HotStore =
+      redis === null
+        ? new MemoryHotStore()
+        : new RedisHotStore(redis, options.redisKeyPrefix === undefined ? {} : { keyPrefix: options.redisKeyPrefix });
+    const readState = async (accountId: string): Promise<HotAccount | null> => {
+      const [row] = await accountStates(readDb, await readModelSchema('balances'), [accountId]);
+      return row === undefined ? null : { version: row.version, state: row.state };
+    };
+    const loadAccount = loaderFrom(readState, eventStore);
+    // In process, every API process keeps its own hot projection; with Redis, workers keep the shared one.
+    const runsHotProjector = redis === null ? options.roles.api : options.roles.worker;
+    const hotProjector = runsHotProjector
+      ? new HotProjector({
+          store: eventStore,
+          hot: hotStore,
+          loadAccount,
+          loadAll: async () => accountStates(readDb, await readModelSchema('balances')),
+          coldStartPosition: () => balancesLowWaterMark(readDb),
+          log,
+        })
+      : null;
+    if (hotProjector !== null) closers.push(() => hotProjector.stop());
+    const reload = async (accountId: string): Promise<HotAccount> => {
+      const account = await loadAccount(accountId);
+      await hotStore.apply([{ accountId, fromVersion: 1n, toVersion: account.version, state: account.state }], null);
+      return account;
+    };
+    const authorizer = new CallAuthorizer({
+      hot: hotStore,
+      decider: ledger.decider,
+      reload,
+      policy:
+        config.hotProjection.unavailablePolicy === 'fail-open'
+          ? { mode: 'fail-open', maxSeconds: config.billing.failOpenCallSecondsMax }
+          : { mode: 'fail-closed' },
+    });
+
+    const scheduler = new Scheduler({
+      db: readDb,
+      workerId,
+      clock,
+      handlers: jobHandlers((command, meta) => ledger.execute(command, meta)),
+      log,
+    });
+    closers.push(() => scheduler.stop());
+
+    return {
+      config,
+      roles: options.roles,
+      clock,
+      eventStore,
+      readDb,
+      catalog,
+      rules,
+      ledger,
+      projector,
+      hot: { store: hotStore, projector: hotProjector, authorizer },
+      scheduler,
+      metrics,
+      workerId,
+      readModelSchema,
+      async start() {
+        if (options.roles.worker) {
+          projector.start();
+          scheduler.start();
+        }
+        await hotProjector?.start();
+      },
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+async function readTariff(file: string | null): Promise<Tariff | null> {
+  if (file === null) return null;
+  const text = await readFile(file, 'utf8');
+  try {
+    return parseTariff(JSON.parse(text));
+  } catch (error) {
+    throw new Error(`destination tariff ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** The lowest checkpoint of the balances read model: every event before it is in its rows. */
+async function balancesLowWaterMark(db: SqlClient): Promise<Position | null> {
+  const rows = await db.query<{ position: string | null }>(
+    `SELECT c.position FROM projections.checkpoints c JOIN projections.registry r
+        ON r.name = c.name AND r.active_generation = c.generation
+      WHERE c.name = 'balances' ORDER BY c.position ASC NULLS FIRST LIMIT 1`,
+  );
+  return (rows[0]?.position ?? null) as Position | null;
+}
+
+/** Applies every pending migration (event store, ledger, scheduler, read models): what `khata migrate` runs. */
+export async function migrateAll(config: KhataConfig): Promise<readonly MigrationReport[]> {
+  const infrastructure = await openInfrastructure(config, { migrate: true, applicationName: 'khata-migrate' });
+  try {
+    const readModels = await Projector.prepare(infrastructure.readDb, projectorWork);
+    return [...infrastructure.migrations, ...readModels];
+  } finally {
+    await infrastructure.close();
+  }
+}
