@@ -13,6 +13,7 @@ export {
   verifyAccount,
 } from './audit.ts';
 export * from './catalog.ts';
+export { httpMigrations } from './http-schema.ts';
 export {
   type Check,
   type CheckStatus,
@@ -30,3 +31,4 @@ export {
   openKhata,
   projectorWork,
 } from './khata.ts';
+export { type PublishedTariff, TariffRegistry } from './tariffs.ts';

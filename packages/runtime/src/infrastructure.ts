@@ -15,12 +15,13 @@ import {
   type SqlClient,
 } from '@khata/sql';
 import { Redis } from 'ioredis';
+import { httpMigrations } from './http-schema.ts';
 
 /**
  * The schemas Khata owns, in the order `khata migrate` applies them. Read models add theirs here.
  */
 export function migrationSets(): readonly MigrationSet[] {
-  return [eventStoreMigrations, ledgerMigrations, schedulerMigrations];
+  return [eventStoreMigrations, ledgerMigrations, schedulerMigrations, httpMigrations];
 }
 
 /** The databases a Khata process works with, opened from configuration. */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { KhataConfig } from '@khata/config';
-import { type AccountRules, accountRules, type Catalog, parseTariff, type Tariff } from '@khata/domain';
+import { type AccountRules, accountRules, type Catalog, parseTariff } from '@khata/domain';
 import type { EventStore, Position } from '@khata/event-store';
 import {
   CallAuthorizer,
@@ -22,6 +22,7 @@ import { Redis } from 'ioredis';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { loadCatalog } from './catalog.ts';
 import { openInfrastructure } from './infrastructure.ts';
+import { TariffRegistry } from './tariffs.ts';
 
 /** What this process does: serve the API, run the background work, or both (embedded). */
 export interface KhataRoles {
@@ -49,6 +50,9 @@ export interface Khata {
   readonly readDb: SqlClient;
   readonly catalog: Catalog;
   readonly rules: AccountRules;
+  readonly tariffs: TariffRegistry;
+  /** The tariff for destinations outside the plan (null: plan numbers only). */
+  readonly destinationTariffId: string | null;
   readonly ledger: Ledger;
   readonly projector: Projector;
   readonly hot: {
@@ -88,20 +92,31 @@ export async function openKhata(config: KhataConfig, options: OpenKhataOptions):
   };
   try {
     const catalog = await loadCatalog(config.billing.catalogDir);
-    const destinationTariff = await readTariff(config.billing.destinationTariffFile);
-    const rules = accountRules({
-      catalog,
-      supplierState: config.supplier.stateCode,
-      destinationTariff,
-      callSecondsMax: config.billing.callSecondsMax,
-      reservationGraceSeconds: config.billing.reservationGraceSeconds,
-    });
+    const seedTariff = await readTariffDocument(config.billing.destinationTariffFile);
     const infrastructure = await openInfrastructure(config, {
       migrate: options.migrate ?? false,
       applicationName: 'khata',
     });
     closers.push(() => infrastructure.close());
     const { eventStore, readDb } = infrastructure;
+    const tariffs = new TariffRegistry(eventStore);
+    await tariffs.load();
+    closers.push(() => tariffs.close());
+    // The tariff file seeds the first version; later versions are published through the API.
+    if (seedTariff !== null) await tariffs.seed(seedTariff.document, clock());
+    const destinationTariffId = seedTariff?.id ?? null;
+    const baseRules = accountRules({
+      catalog,
+      supplierState: config.supplier.stateCode,
+      callSecondsMax: config.billing.callSecondsMax,
+      reservationGraceSeconds: config.billing.reservationGraceSeconds,
+    });
+    const rules: AccountRules = {
+      ...baseRules,
+      get destinationTariff() {
+        return destinationTariffId === null ? null : (tariffs.current(destinationTariffId)?.tariff ?? null);
+      },
+    };
     if (options.migrate === true) await Projector.prepare(readDb, projectorWork);
 
     const metrics = new Registry();
@@ -200,6 +215,8 @@ export async function openKhata(config: KhataConfig, options: OpenKhataOptions):
       readDb,
       catalog,
       rules,
+      tariffs,
+      destinationTariffId,
       ledger,
       projector,
       hot: { store: hotStore, projector: hotProjector, authorizer },
@@ -222,11 +239,12 @@ export async function openKhata(config: KhataConfig, options: OpenKhataOptions):
   }
 }
 
-async function readTariff(file: string | null): Promise<Tariff | null> {
+async function readTariffDocument(file: string | null): Promise<{ id: string; document: unknown } | null> {
   if (file === null) return null;
   const text = await readFile(file, 'utf8');
   try {
-    return parseTariff(JSON.parse(text));
+    const document: unknown = JSON.parse(text);
+    return { id: parseTariff(document).id, document };
   } catch (error) {
     throw new Error(`destination tariff ${file}: ${error instanceof Error ? error.message : String(error)}`);
   }

@@ -1,0 +1,14 @@
+/**
+ * @khata/api — the HTTP API (SPEC §13): `buildApp(deps)` builds the Fastify app (routes, schemas,
+ * problem+json errors, access rules, idempotency, OpenAPI, live updates); `startServer` listens.
+ */
+export { type Api, type ApiDeps, BODY_BYTES_MAX, buildApp } from './app.ts';
+export {
+  type Access,
+  type Authenticator,
+  type Principal,
+  type Role,
+  staticTokens,
+  Unauthenticated,
+} from './principal.ts';
+export { type RunningServer, startServer } from './server.ts';

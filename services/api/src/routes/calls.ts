@@ -1,0 +1,137 @@
+import {
+  AuthorizationResponse,
+  AuthorizeCallBody,
+  CallIdParams,
+  CdrBody,
+  CommandResult,
+  EndCallBody,
+} from '@khata/schemas/api';
+import type { FastifyInstance } from 'fastify';
+import type { Static } from 'typebox';
+import { v5 as uuidV5 } from 'uuid';
+import { ApiProblem, notFound } from '../problems.ts';
+import { commandResult, runCommand } from './command.ts';
+
+const CALL_NAMESPACE = '4a1b2c3d-5e6f-5a7b-8c9d-0e1f2a3b4c5d';
+const problems = {
+  400: { $ref: 'Problem#' },
+  401: { $ref: 'Problem#' },
+  403: { $ref: 'Problem#' },
+  404: { $ref: 'Problem#' },
+  409: { $ref: 'Problem#' },
+  422: { $ref: 'Problem#' },
+  503: { $ref: 'Problem#' },
+};
+
+/**
+ * Calls (SPEC §8): authorization reserves like `StartCall` (the hot projection answers a sure "no" at
+ * once; a "yes" is confirmed by the append, which is the authority), the end of a call posts its cost,
+ * and normalized CDRs are rated exactly once per call uuid.
+ */
+export async function callRoutes(app: FastifyInstance): Promise<void> {
+  app.post(
+    '/calls/authorize',
+    {
+      schema: { tags: ['calls'], body: AuthorizeCallBody, response: { 200: AuthorizationResponse, ...problems } },
+      config: { access: { roles: ['system', 'admin'] } },
+    },
+    async (request) => {
+      const body = request.body as Static<typeof AuthorizeCallBody>;
+      if ((body.accountCode === undefined) === (body.destinationNumber === undefined)) {
+        throw new ApiProblem(
+          400,
+          'VALIDATION_FAILED',
+          'Invalid request',
+          'give exactly one of accountCode and destinationNumber',
+          {
+            errors: [{ pointer: '/body/accountCode', message: 'exactly one of accountCode and destinationNumber' }],
+          },
+        );
+      }
+      const accountId = body.accountCode ?? (await app.khata.ledger.holderOf(body.destinationNumber as string)).holder;
+      if (accountId === null) return { authorized: false, maxSeconds: 0, reason: 'UNKNOWN_NUMBER', accountId: null };
+      const now = app.khata.clock();
+      const quick = await app.khata.hot.authorizer.authorize(accountId, body.destination, now, body.callId);
+      if (!quick.authorized && quick.reason !== 'HOT_PROJECTION_UNAVAILABLE') {
+        return { authorized: false, maxSeconds: 0, reason: quick.reason, accountId };
+      }
+      const outcome = await app.khata.ledger.execute(
+        // One command per call: a repeated authorization of the same call gets the first answer.
+        {
+          type: 'StartCall',
+          commandId: uuidV5(`start-call/${accountId}/${body.callId}`, CALL_NAMESPACE),
+          accountId,
+          callId: body.callId,
+          destination: body.destination,
+          at: now.toISOString(),
+        },
+        { actor: `${request.principal?.role}:${request.principal?.userId}`, correlationId: request.id },
+      );
+      if (outcome.status === 'rejected')
+        return { authorized: false, maxSeconds: 0, reason: outcome.rejection.code, accountId };
+      const authorized = outcome.events.find((event) => event.type === 'CallAuthorized');
+      if (authorized !== undefined) {
+        return {
+          authorized: true,
+          maxSeconds: (authorized.data as { maxSeconds: number }).maxSeconds,
+          reason: 'OK',
+          accountId,
+        };
+      }
+      // The call was authorized before (a repeated request): answer with its reservation.
+      const { state } = await app.khata.ledger.load(accountId);
+      const reservation = state.reservations.get(body.callId);
+      if (reservation === undefined)
+        return { authorized: false, maxSeconds: 0, reason: 'CALL_ALREADY_ENDED', accountId };
+      return { authorized: true, maxSeconds: reservation.maxSeconds, reason: 'OK', accountId };
+    },
+  );
+
+  app.post(
+    '/calls/:callId/end',
+    {
+      schema: {
+        tags: ['calls'],
+        params: CallIdParams,
+        body: EndCallBody,
+        response: { 200: CommandResult, ...problems },
+      },
+      config: { access: { roles: ['system', 'admin'], account: 'body.accountId' } },
+    },
+    async (request) => {
+      const { callId } = request.params as { callId: string };
+      const body = request.body as Static<typeof EndCallBody>;
+      let { destination, startedAt } = body;
+      if (destination === undefined || startedAt === undefined) {
+        const { state } = await app.khata.ledger.load(body.accountId);
+        const reservation = state.reservations.get(callId);
+        if (reservation === undefined)
+          throw notFound('open call (give destination and startedAt for a call without one)');
+        destination ??= reservation.destination;
+        startedAt ??= reservation.authorizedAt;
+      }
+      const cdr = {
+        callId,
+        leg: 'A',
+        destination,
+        startedAt,
+        answeredAt: body.answeredAt,
+        billableMilliseconds: body.billableMilliseconds,
+        ...(body.hangupCause === undefined ? {} : { hangupCause: body.hangupCause }),
+      };
+      return commandResult(await runCommand(request, { type: 'RateCdr', accountId: body.accountId, cdr }));
+    },
+  );
+
+  app.post(
+    '/cdrs',
+    {
+      schema: { tags: ['cdrs'], body: CdrBody, response: { 200: CommandResult, ...problems } },
+      config: { access: { roles: ['system', 'admin'], account: 'body.accountId' }, idempotent: true },
+    },
+    async (request) => {
+      const { accountId, ...cdr } = request.body as Static<typeof CdrBody>;
+      return commandResult(await runCommand(request, { type: 'RateCdr', accountId, cdr }));
+    },
+  );
+}

@@ -1,0 +1,76 @@
+/**
+ * Test harness of the API: a Khata on a throwaway embedded database (or on PostgreSQL/Redis when the
+ * test passes their URLs), started with both roles, and bearer tokens for every role.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { loadConfig } from '@khata/config';
+import { type Khata, openKhata } from '@khata/runtime';
+import { type Api, buildApp } from './app.ts';
+import { type Principal, staticTokens } from './principal.ts';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
+
+export interface TestApi {
+  readonly app: Api;
+  readonly khata: Khata;
+  /** Bearer tokens: `admin`, `auditor`, `finance`, `system`, and one customer per `customer(accountId)`. */
+  readonly tokens: Map<string, Principal>;
+  token(role: 'admin' | 'auditor' | 'finance' | 'system'): string;
+  customer(...accountIds: string[]): string;
+  /** Waits until read models and the hot projection have caught up with everything appended. */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function testApi(
+  options: { readonly env?: Record<string, string>; readonly clock?: () => Date } = {},
+): Promise<TestApi> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'khata-api-'));
+  const config = loadConfig({ KHATA_DATA_DIR: dataDir, NODE_ENV: 'test', ...options.env }, { cwd: REPO_ROOT });
+  const khata = await openKhata(config, {
+    roles: { api: true, worker: true },
+    migrate: true,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    redisKeyPrefix: `test-${randomUUID()}:`,
+  });
+  await khata.start();
+  const tokens = new Map<string, Principal>();
+  for (const role of ['admin', 'auditor', 'finance', 'system'] as const) {
+    tokens.set(`${role}-token`, { userId: `${role}-1`, role, accountIds: [], sessionId: null });
+  }
+  const app = await buildApp({ khata, authenticate: staticTokens(tokens) });
+  await app.ready();
+  return {
+    app,
+    khata,
+    tokens,
+    token: (role) => `${role}-token`,
+    customer: (...accountIds) => {
+      const token = `customer-${randomUUID()}`;
+      tokens.set(token, {
+        userId: token,
+        role: 'customer',
+        accountIds: accountIds.map((id) => id.toLowerCase()),
+        sessionId: null,
+      });
+      return token;
+    },
+    async settle() {
+      const head = await khata.eventStore.headPosition();
+      if (head === null) return;
+      await khata.projector.waitFor(head, { timeoutMs: 20_000 });
+      const hot = khata.hot.projector;
+      for (let i = 0; i < 2_000 && hot !== null && (hot.position === null || hot.position < head); i += 1) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
+    async close() {
+      await app.close();
+      await khata.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
