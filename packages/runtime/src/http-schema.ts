@@ -36,5 +36,18 @@ CREATE TABLE api.topups (
 );
 CREATE INDEX topups_account_idx ON api.topups (account_id, requested_at DESC);`,
     },
+    {
+      version: 2,
+      name: 'API tokens',
+      sql: `
+CREATE TABLE api.tokens (
+  token_id    uuid        PRIMARY KEY,
+  token_hash  text        NOT NULL UNIQUE,
+  role        text        NOT NULL CHECK (role IN ('admin', 'auditor', 'finance', 'system')),
+  label       text        NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  revoked_at  timestamptz
+);`,
+    },
   ],
 };

@@ -23,8 +23,8 @@ import { tariffRoutes } from './routes/tariffs.ts';
 export interface ApiDeps {
   readonly khata: Khata;
   readonly authenticate: Authenticator;
-  /** Pino logger options, or false for none (tests). */
-  readonly logger?: boolean | { readonly level: string };
+  /** A pino logger, pino options, or false for none (tests). */
+  readonly logger?: boolean | { readonly level: string } | FastifyBaseLogger;
   /** Close Khata when the app closes (true for `khata start`; tests own their Khata). */
   readonly ownsKhata?: boolean;
 }
@@ -59,12 +59,7 @@ export type Api = FastifyInstance<
  */
 export async function buildApp(deps: ApiDeps): Promise<Api> {
   const app = Fastify({
-    logger:
-      deps.logger === undefined || deps.logger === false
-        ? false
-        : deps.logger === true
-          ? true
-          : { level: deps.logger.level },
+    ...loggerOptions(deps.logger),
     bodyLimit: BODY_BYTES_MAX,
     requestTimeout: REQUEST_TIMEOUT_MS,
     connectionTimeout: REQUEST_TIMEOUT_MS,
@@ -83,6 +78,8 @@ export async function buildApp(deps: ApiDeps): Promise<Api> {
     reply.header('x-request-id', request.id);
   });
   app.addSchema(Problem);
+  registerAccess(app, deps.authenticate);
+  registerIdempotency(app);
 
   await app.register(swagger, {
     openapi: {
@@ -121,9 +118,6 @@ export async function buildApp(deps: ApiDeps): Promise<Api> {
       });
   });
 
-  registerAccess(app, deps.authenticate);
-  registerIdempotency(app);
-
   await app.register(healthRoutes);
   await app.register(
     async (v1) => {
@@ -137,6 +131,15 @@ export async function buildApp(deps: ApiDeps): Promise<Api> {
     { prefix: '/api/v1' },
   );
   return app as unknown as Api;
+}
+
+function loggerOptions(
+  logger: ApiDeps['logger'],
+): { logger: boolean | { level: string } } | { loggerInstance: FastifyBaseLogger } {
+  if (logger === undefined || logger === false) return { logger: false };
+  if (logger === true) return { logger: true };
+  if ('child' in logger) return { loggerInstance: logger };
+  return { logger: { level: logger.level } };
 }
 
 function toProblem(error: FastifyError, instance: string, requestId: string): ProblemBody {

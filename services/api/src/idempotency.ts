@@ -110,7 +110,7 @@ export function registerIdempotency(app: FastifyInstance): void {
   });
   app.addHook('onSend', async (request, reply, payload) => {
     const idempotency = request.idempotency;
-    if (idempotency === null || !idempotency.fresh) return payload;
+    if (idempotency === null || idempotency === undefined || !idempotency.fresh) return payload;
     const db = app.khata.readDb;
     if (reply.statusCode >= 500) {
       // A failure that may not repeat: let the client retry with the same key.

@@ -12,3 +12,4 @@ export {
   Unauthenticated,
 } from './principal.ts';
 export { type RunningServer, startServer } from './server.ts';
+export { apiTokens, createApiToken, hasAdminToken, hashToken } from './tokens.ts';

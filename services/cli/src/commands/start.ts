@@ -1,31 +1,80 @@
-import { diagnose, openInfrastructure } from '@khata/runtime';
+import { parseArgs } from 'node:util';
+import { startServer } from '@khata/api';
+import { openKhata } from '@khata/runtime';
+import { pino } from 'pino';
 import { type CliCommand, EXIT_OK, UsageError } from '../command.ts';
+import { firstAdmin } from '../first-admin.ts';
 
 export const startCommand: CliCommand = {
   name: 'start',
   summary: 'start Khata (embedded defaults: no external service needed)',
-  usage: `usage: khata start
+  usage: `usage: khata start [--api-only | --worker-only] [--port N] [--host H]
 
-Migrates and opens the configured event store and read-model database (by default the embedded PGlite
-database in ./.khata/data), prints what runs where, and keeps running until interrupted (Ctrl-C or
-SIGTERM), then closes everything cleanly.`,
+Runs the API and the worker (projections, hot projection, scheduler, process managers) in one process.
+With no configuration everything is embedded: events and read models in PGlite (./.khata/data), the
+hot projection in process. It migrates, loads the catalog, creates the first administrator when there
+is none (printing the credentials once) and prints the URLs of the API, its documentation and metrics.
+
+--api-only     serve the API only (production: shared PostgreSQL/Redis/EventStoreDB, workers elsewhere)
+--worker-only  run the background work only
+--port, --host override PORT and HOST`,
   async run(args, context) {
-    if (args.length > 0) throw new UsageError(`unexpected argument ${args[0]}`);
-    const config = context.config();
-    const infrastructure = await openInfrastructure(config, { migrate: true });
-    for (const report of infrastructure.migrations) {
-      if (report.applied.length > 0) context.stdout(`migrated ${report.namespace} to v${report.current}`);
-    }
-    const head = await infrastructure.eventStore.headPosition();
-    context.stdout(`khata started: event store ${infrastructure.eventStore.kind} (data ${config.dataDir})`);
-    context.stdout(`  event log head: ${head ?? 'empty'}`);
-    context.stdout('press Ctrl-C to stop');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
+    const { values } = parseArgs({
+      args: [...args],
+      options: {
+        'api-only': { type: 'boolean' },
+        'worker-only': { type: 'boolean' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+      },
     });
-    await infrastructure.close();
-    void diagnose;
+    if (values['api-only'] === true && values['worker-only'] === true)
+      throw new UsageError('choose one of --api-only and --worker-only');
+    const config = context.config();
+    const roles = { api: values['worker-only'] !== true, worker: values['api-only'] !== true };
+    const port = values.port === undefined ? config.http.port : Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError('--port must be a port number');
+    const host = values.host ?? config.http.host;
+    // Logs go to stderr as JSON lines; stdout carries the summary a person reads.
+    const logger = pino({ level: config.logLevel }, pino.destination(2));
+    const log = {
+      info: (message: string, fields?: Record<string, unknown>) => logger.info(fields ?? {}, message),
+      warn: (message: string, fields?: Record<string, unknown>) => logger.warn(fields ?? {}, message),
+      error: (message: string, fields?: Record<string, unknown>) => logger.error(fields ?? {}, message),
+    };
+    const khata = await openKhata(config, { roles, migrate: true, log });
+    let server: Awaited<ReturnType<typeof startServer>> | null = null;
+    try {
+      await khata.start();
+      const admin = await firstAdmin(khata, context.root);
+      if (roles.api) {
+        server = await startServer({ khata, authenticate: admin.authenticate, host, port, logger, ownsKhata: true });
+      }
+      const base = server?.url ?? null;
+      context.stdout(
+        `khata started (${[roles.api ? 'api' : '', roles.worker ? 'worker' : ''].filter(Boolean).join(' + ')})`,
+      );
+      context.stdout(
+        `  event store   ${khata.eventStore.kind}${khata.eventStore.kind === 'pglite' ? ` (${config.dataDir})` : ''}`,
+      );
+      context.stdout(`  hot projection ${khata.hot.store.kind}`);
+      if (base !== null) {
+        context.stdout(`  API           ${base}/api/v1`);
+        context.stdout(`  API docs      ${base}/api-docs`);
+        context.stdout(`  metrics       ${base}/metrics`);
+        context.stdout(`  health        ${base}/health  ${base}/ready`);
+      }
+      for (const line of admin.announcement) context.stdout(line);
+      context.stdout('press Ctrl-C to stop');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      context.stdout('khata stopping: finishing requests in flight');
+    } finally {
+      if (server !== null) await server.close();
+      else await khata.close();
+    }
     return EXIT_OK;
   },
 };
