@@ -53,7 +53,8 @@ export function registerAccess(app: FastifyInstance, authenticate: Authenticator
       throw error;
     }
   });
-  app.addHook('preHandler', async (request) => {
+  // Before validation, so a caller who may not use a route learns nothing about what it accepts.
+  app.addHook('preValidation', async (request) => {
     if (!request.url.startsWith('/api/v1') || request.is404) return;
     const access = request.routeOptions.config.access;
     if (access === undefined) throw forbidden();

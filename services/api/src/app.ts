@@ -35,9 +35,19 @@ export const BODY_BYTES_MAX = 256 * 1024;
 export const REQUEST_TIMEOUT_MS = 30_000;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 
+/** A route as registered: what the schema and access tests walk through. */
+export interface RouteEntry {
+  readonly method: string;
+  readonly url: string;
+  readonly access: import('./principal.ts').Access | undefined;
+  readonly schema: unknown;
+  readonly websocket: boolean;
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     khata: Khata;
+    routeTable: readonly RouteEntry[];
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -78,6 +88,21 @@ export async function buildApp(deps: ApiDeps): Promise<Api> {
     reply.header('x-request-id', request.id);
   });
   app.addSchema(Problem);
+  const routes: RouteEntry[] = [];
+  app.decorate('routeTable', routes);
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      if (method === 'HEAD') continue;
+      routes.push({
+        method,
+        url: route.url,
+        access: route.config?.access,
+        schema: route.schema,
+        websocket: route.websocket === true,
+      });
+    }
+  });
   registerAccess(app, deps.authenticate);
   registerIdempotency(app);
 
