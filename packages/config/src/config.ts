@@ -144,7 +144,8 @@ export function loadConfig(env: Env, options: { readonly cwd: string }): KhataCo
     environment,
     logLevel: oneOf(read, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     http: { host: read('HOST') ?? '127.0.0.1', port: port(read, 'PORT', 3000) },
-    dataDir: isAbsolute(dataDir) ? dataDir : resolve(options.cwd, dataDir),
+    // `memory://` keeps the embedded database in memory (tests, demos): nothing survives a restart.
+    dataDir: dataDir.startsWith('memory://') || isAbsolute(dataDir) ? dataDir : resolve(options.cwd, dataDir),
     eventStore: {
       kind: eventStoreKind,
       eventStoreDbUrl: eventStoreDbUrl === undefined ? null : new Secret(eventStoreDbUrl),

@@ -147,7 +147,7 @@ export interface PgliteClientOptions {
 
 export async function createPgliteClient(options: PgliteClientOptions = {}): Promise<SqlClient> {
   const { dataDir } = options;
-  const unlock = dataDir === undefined ? () => {} : lockDataDirectory(dataDir);
+  const unlock = dataDir === undefined || dataDir.startsWith('memory://') ? () => {} : lockDataDirectory(dataDir);
   try {
     const db = await PGlite.create(dataDir, {
       parsers: { [pgliteTypes.INT8]: keepAsText, [pgliteTypes.NUMERIC]: keepAsText, [pgliteTypes.DATE]: keepAsText },

@@ -3,9 +3,7 @@
  * test passes their URLs), started with both roles, and bearer tokens for every role.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { loadConfig } from '@khata/config';
 import { type Khata, openKhata } from '@khata/runtime';
 import { type Api, buildApp } from './app.ts';
@@ -28,8 +26,7 @@ export interface TestApi {
 export async function testApi(
   options: { readonly env?: Record<string, string>; readonly clock?: () => Date } = {},
 ): Promise<TestApi> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'khata-api-'));
-  const config = loadConfig({ KHATA_DATA_DIR: dataDir, NODE_ENV: 'test', ...options.env }, { cwd: REPO_ROOT });
+  const config = loadConfig({ KHATA_DATA_DIR: 'memory://', NODE_ENV: 'test', ...options.env }, { cwd: REPO_ROOT });
   const khata = await openKhata(config, {
     roles: { api: true, worker: true },
     migrate: true,
@@ -70,7 +67,6 @@ export async function testApi(
     async close() {
       await app.close();
       await khata.close();
-      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
