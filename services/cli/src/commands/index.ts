@@ -42,6 +42,16 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./audit.ts')).auditCommand,
   },
   {
+    name: 'seed',
+    summary: 'load the catalog and publish tariffs (and, with --demo, a demo account)',
+    load: async () => (await import('./seed.ts')).seedCommand,
+  },
+  {
+    name: 'token',
+    summary: 'create or revoke API tokens for machines and operators',
+    load: async () => (await import('./token.ts')).tokenCommand,
+  },
+  {
     name: 'rate',
     summary: 'price a call (or find the longest affordable call) with a tariff file',
     load: async () => (await import('./rate.ts')).rateCommand,
