@@ -139,6 +139,15 @@ export const ExpireReservation = command('ExpireReservation', {
   callId: Type.String({ minLength: 1, maxLength: 100 }),
 });
 
+/**
+ * Releases a reservation before its time because the call no longer exists (FreeSWITCH, asked after a
+ * reconnect, does not know it). A CDR that still arrives is charged without a reservation and flagged.
+ */
+export const ReleaseReservation = command('ReleaseReservation', {
+  callId: Type.String({ minLength: 1, maxLength: 100 }),
+  reason: Text(500),
+});
+
 /** Starts the usage month containing `on` (free minutes reset); a no-op when it has started. */
 export const StartUsageMonth = command('StartUsageMonth', { on: LocalDate });
 
@@ -200,6 +209,7 @@ export const accountCommandSchemas = [
   ExtendReservation,
   RateCdr,
   ExpireReservation,
+  ReleaseReservation,
   StartUsageMonth,
   RerateUsage,
   SuspendAccount,

@@ -288,12 +288,16 @@ export function rateCdr(command: CommandOf<'RateCdr'>, state: AccountState, now:
   ];
 }
 
-export function expireReservation(command: CommandOf<'ExpireReservation'>, state: AccountState, now: Date): Decision {
+export function expireReservation(
+  command: CommandOf<'ExpireReservation'> | CommandOf<'ReleaseReservation'>,
+  state: AccountState,
+  now: Date,
+): Decision {
   if (state.status === 'unopened') return reject('UNKNOWN_ACCOUNT', 'no such account');
   const reservation = state.reservations.get(command.callId);
   // Already resolved (rated or expired): nothing to release.
   if (reservation === undefined) return [];
-  if (now.getTime() < new Date(reservation.expiresAt).getTime()) {
+  if (command.type === 'ExpireReservation' && now.getTime() < new Date(reservation.expiresAt).getTime()) {
     return reject(
       'RESERVATION_NOT_EXPIRED',
       `the reservation of call ${command.callId} runs until ${reservation.expiresAt}`,

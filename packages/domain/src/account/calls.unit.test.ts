@@ -195,6 +195,17 @@ describe('reservations', () => {
     expect(s.state.balance.toString()).toBe('10.00');
   });
 
+  it('can be released early when the call no longer exists', () => {
+    const s = ready('tiny', '100', '10');
+    s.run(cmd('StartCall', { callId: 'gone', destination: INDIA, at: T('10:00') }), T('10:00'));
+    const [released] = s.run(
+      cmd('ReleaseReservation', { callId: 'gone', reason: 'FreeSWITCH does not know the call' }),
+      T('10:01'),
+    );
+    expect(released).toMatchObject({ type: 'ReservationExpired', data: { callId: 'gone', releasedAmount: '9.60' } });
+    expect(s.run(cmd('ReleaseReservation', { callId: 'gone', reason: 'again' }), T('10:02'))).toEqual([]);
+  });
+
   it('extend after a top-up during the call', () => {
     const s = ready('tiny', '100', '10');
     s.run(cmd('StartCall', { callId: 'c1', destination: INDIA, at: T('10:00') }), T('10:00'));

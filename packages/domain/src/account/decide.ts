@@ -40,7 +40,12 @@ export function createAccountDecider(rules: AccountRules): AccountDecider {
 function decide(rules: AccountRules, command: AccountCommand, state: AccountState, now: Date): Decision {
   if (command.type === 'OpenAccount') return openAccount(command, state, now);
   if (state.status === 'unopened') return reject('UNKNOWN_ACCOUNT', 'no such account');
-  if (state.status === 'closed' && command.type !== 'RateCdr' && command.type !== 'ExpireReservation') {
+  if (
+    state.status === 'closed' &&
+    command.type !== 'RateCdr' &&
+    command.type !== 'ExpireReservation' &&
+    command.type !== 'ReleaseReservation'
+  ) {
     return reject('ACCOUNT_CLOSED', 'the account is closed');
   }
   if (state.status === 'suspended' && PURCHASES.has(command.type)) {
@@ -86,6 +91,7 @@ function decide(rules: AccountRules, command: AccountCommand, state: AccountStat
     case 'RateCdr':
       return rateCdr(command, state, now, rules);
     case 'ExpireReservation':
+    case 'ReleaseReservation':
       return expireReservation(command, state, now);
     case 'SuspendAccount':
       if (state.status !== 'active') return reject('ACCOUNT_SUSPENDED', 'the account is already suspended');
