@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import {
   type AccountState,
   availableCredit,
@@ -116,7 +117,18 @@ export async function verifyAccount(khata: Khata, accountId: string): Promise<Ve
   if (hot !== null) {
     // The hot projection may be ahead of this replay only by events appended since; never behind once caught up.
     if (hot.version === replay.version) {
-      expect('hot projection', 'state', JSON.stringify(stateToJson(state)), JSON.stringify(stateToJson(hot.state)));
+      const expected = stateToJson(state);
+      const actual = stateToJson(hot.state);
+      for (const field of Object.keys(expected)) {
+        if (!isDeepStrictEqual(expected[field], actual[field])) {
+          differences.push({
+            source: 'hot projection',
+            field,
+            expected: JSON.stringify(expected[field]),
+            actual: JSON.stringify(actual[field]),
+          });
+        }
+      }
     } else if (hot.version < replay.version) {
       expect('hot projection', 'version', replay.version, hot.version);
     }
