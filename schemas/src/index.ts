@@ -8,6 +8,7 @@
 export * from './account/commands.ts';
 export * from './account/events.ts';
 export * as common from './common.ts';
+export * from './identity.ts';
 export * from './numbers.ts';
 export * from './tariffs.ts';
 export {

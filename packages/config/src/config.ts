@@ -77,6 +77,16 @@ export interface KhataConfig {
     readonly refreshExpirySeconds: number;
     readonly issuer: string;
     readonly audience: string;
+    /** Where the identity service keeps its Ed25519 signing keys and MFA secret key (absolute). */
+    readonly keysDir: string;
+    /** Age at which the signing key is replaced by a new one; null: never automatically. */
+    readonly keyRotationSeconds: number | null;
+  };
+  /** Failed logins (and second-factor codes) within `windowSeconds` lock a user for `durationSeconds`. */
+  readonly lockout: {
+    readonly failuresMax: number;
+    readonly windowSeconds: number;
+    readonly durationSeconds: number;
   };
   readonly corsOrigins: readonly string[];
   readonly sentryDsn: Secret | null;
@@ -166,6 +176,13 @@ export function loadConfig(env: Env, options: { readonly cwd: string }): KhataCo
       refreshExpirySeconds: duration(read, 'JWT_REFRESH_EXPIRY', 7 * 86_400),
       issuer: read('JWT_ISSUER') ?? 'khata',
       audience: read('JWT_AUDIENCE') ?? 'khata-api',
+      keysDir: absolute(options.cwd, read('JWT_KEYS_DIR') ?? '.khata/keys'),
+      keyRotationSeconds: read('JWT_KEY_ROTATION') === 'never' ? null : duration(read, 'JWT_KEY_ROTATION', 30 * 86_400),
+    },
+    lockout: {
+      failuresMax: integer(read, 'LOCKOUT_FAILURES_MAX', 5, 1, 100),
+      windowSeconds: duration(read, 'LOCKOUT_WINDOW', 15 * 60),
+      durationSeconds: duration(read, 'LOCKOUT_DURATION', 15 * 60),
     },
     corsOrigins: list(read('CORS_ORIGINS')).map((origin) => {
       if (!/^https?:\/\/[^/\s]+$/.test(origin)) {

@@ -61,6 +61,23 @@ describe('configuration', () => {
     expect(config.jwt.refreshExpirySeconds).toBe(2_592_000);
   });
 
+  it('reads the identity key directory, key rotation and lockout thresholds', () => {
+    const defaults = load({});
+    expect(defaults.jwt.keysDir).toBe('/srv/khata/.khata/keys');
+    expect(defaults.jwt.keyRotationSeconds).toBe(2_592_000);
+    expect(defaults.lockout).toEqual({ failuresMax: 5, windowSeconds: 900, durationSeconds: 900 });
+    const custom = load({
+      JWT_KEYS_DIR: '/run/secrets/khata-keys',
+      JWT_KEY_ROTATION: 'never',
+      LOCKOUT_FAILURES_MAX: '10',
+      LOCKOUT_WINDOW: '1h',
+      LOCKOUT_DURATION: '30m',
+    });
+    expect(custom.jwt.keysDir).toBe('/run/secrets/khata-keys');
+    expect(custom.jwt.keyRotationSeconds).toBeNull();
+    expect(custom.lockout).toEqual({ failuresMax: 10, windowSeconds: 3_600, durationSeconds: 1_800 });
+  });
+
   const bad: [string, Record<string, string>, string][] = [
     ['an unknown event store', { EVENT_STORE: 'mysql' }, 'EVENT_STORE'],
     ['a postgres event store without a database', { EVENT_STORE: 'postgres' }, 'DATABASE_URL'],
@@ -83,6 +100,9 @@ describe('configuration', () => {
       'SUPPLIER_STATE_CODE',
     ],
     ['a call ceiling below a minute', { CALL_SECONDS_MAX: '30' }, 'CALL_SECONDS_MAX'],
+    ['a lockout threshold of zero', { LOCKOUT_FAILURES_MAX: '0' }, 'LOCKOUT_FAILURES_MAX'],
+    ['a lockout window that is not a duration', { LOCKOUT_WINDOW: 'a while' }, 'LOCKOUT_WINDOW'],
+    ['a key rotation that is not a duration', { JWT_KEY_ROTATION: 'monthly' }, 'JWT_KEY_ROTATION'],
   ];
   for (const [label, env, variable] of bad) {
     it(`stops on ${label}, naming ${variable}`, () => {
