@@ -9,6 +9,7 @@
 
 export * from './account/index.ts';
 export * from './catalog/index.ts';
+export * from './journal/index.ts';
 export * from './money/money.ts';
 export * from './rating/index.ts';
 export * from './tax/index.ts';

@@ -1,0 +1,62 @@
+import { quoteIdentifier, type SqlQueryable } from '@khata/sql';
+
+/** Rows per statement when rows or keys travel as one JSON or array parameter: bounds its size. */
+export const ROWS_PER_STATEMENT_MAX = 5_000;
+
+/**
+ * PostgreSQL takes at most 65,535 parameters per statement; multi-row inserts are split so that no
+ * statement comes near it, whatever batch size the projector is configured with.
+ */
+export const STATEMENT_PARAMETERS_MAX = 30_000;
+
+/** `rows` in slices small enough for one statement each (`columns` parameters per row). */
+export function statementSlices<Row>(rows: readonly Row[], columns: number): Row[][] {
+  const perStatement = Math.max(1, Math.floor(STATEMENT_PARAMETERS_MAX / Math.max(1, columns)));
+  const slices: Row[][] = [];
+  for (let start = 0; start < rows.length; start += perStatement) slices.push(rows.slice(start, start + perStatement));
+  return slices;
+}
+
+/** `rows` in slices of at most ROWS_PER_STATEMENT_MAX. */
+export function rowSlices<Row>(rows: readonly Row[]): Row[][] {
+  const slices: Row[][] = [];
+  for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT_MAX) {
+    slices.push(rows.slice(start, start + ROWS_PER_STATEMENT_MAX));
+  }
+  return slices;
+}
+
+export interface JsonWrite<Row> {
+  /** The columns of the conflict target (a primary key or unique constraint). */
+  readonly conflict: readonly (keyof Row & string)[];
+  /** On conflict, the columns taken from the new row; `nothing` keeps the stored row. */
+  readonly update: readonly (keyof Row & string)[] | 'nothing';
+}
+
+/**
+ * Inserts (or upserts) rows of a table in one statement with one parameter: the rows as a JSON array,
+ * expanded by `jsonb_populate_recordset` into the table's own row type, so each value is read by its
+ * column's type (dates, numeric and bigint as text, never through a float). For the read models that
+ * write a row per event (calls, journal lines), this halved the write time against a multi-row VALUES
+ * statement with a parameter per value (101,000 events in batches of 500, PostgreSQL and PGlite): the
+ * server parses and plans one small statement instead of one with 15,000 placeholders. The keys of each
+ * row must be the table's columns, which the table types in each read model's migrations.ts spell out.
+ */
+export async function writeRowsAsJson<Row extends object>(
+  tx: SqlQueryable,
+  schema: string,
+  table: string,
+  rows: readonly Row[],
+  write: JsonWrite<Row>,
+): Promise<void> {
+  if (rows.length === 0) return;
+  const target = `${quoteIdentifier(schema)}.${quoteIdentifier(table)}`;
+  const conflict = write.conflict.map(quoteIdentifier).join(', ');
+  const action =
+    write.update === 'nothing'
+      ? 'DO NOTHING'
+      : `DO UPDATE SET ${write.update.map((column) => `${quoteIdentifier(column)} = EXCLUDED.${quoteIdentifier(column)}`).join(', ')}`;
+  const text = `INSERT INTO ${target} SELECT * FROM jsonb_populate_recordset(NULL::${target}, $1::jsonb)
+    ON CONFLICT (${conflict}) ${action}`;
+  for (const slice of rowSlices(rows)) await tx.query(text, [JSON.stringify(slice)]);
+}

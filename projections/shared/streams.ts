@@ -1,0 +1,95 @@
+import type { RecordedEvent } from '@khata/event-store';
+import { queryBuilder, run, type SqlQueryable } from '@khata/sql';
+import { type AccountEventAt, accountEvents, groupBy } from './accounts.ts';
+import { statementSlices } from './rows.ts';
+
+/**
+ * How far a read model has applied each account stream, for read models whose rows do not carry a
+ * stream version of their own. The projector already applies each event exactly once (checkpoint and
+ * rows in one transaction); this makes applying one twice harmless as well, which additive rows
+ * (`calls = calls + 1`) would not otherwise be.
+ */
+export const streamVersionsSql = (schema: string): string => `
+CREATE TABLE ${schema}.stream_versions (
+  account_id     uuid   PRIMARY KEY,
+  stream_version bigint NOT NULL
+);`;
+
+export interface StreamVersionsTable {
+  account_id: string;
+  stream_version: string;
+}
+
+const db = queryBuilder<{ stream_versions: StreamVersionsTable }>();
+
+/**
+ * The events of each account that come after `appliedVersion`, in stream order. A version that skips
+ * one is a bug (a projection must see every event of the streams it reads) and stops the projection.
+ */
+export function eventsAfter(
+  accountId: string,
+  events: readonly AccountEventAt[],
+  appliedVersion: bigint,
+): AccountEventAt[] {
+  const pending: AccountEventAt[] = [];
+  let version = appliedVersion;
+  for (const event of events) {
+    if (event.version <= version) continue;
+    if (event.version !== version + 1n) {
+      throw new Error(`account ${accountId}: event version ${event.version} after ${version} (gap)`);
+    }
+    pending.push(event);
+    version = event.version;
+  }
+  return pending;
+}
+
+/** Each account's events of this batch that the read model in `schema` has not applied yet. */
+export async function unappliedEvents(
+  tx: SqlQueryable,
+  schema: string,
+  events: readonly RecordedEvent[],
+): Promise<Map<string, AccountEventAt[]>> {
+  const byAccount = groupBy(accountEvents(events), (event) => event.accountId);
+  if (byAccount.size === 0) return byAccount;
+  const rows = await run(
+    tx,
+    db
+      .withSchema(schema)
+      .selectFrom('stream_versions')
+      .select(['account_id', 'stream_version'])
+      .where('account_id', 'in', [...byAccount.keys()]),
+  );
+  const applied = new Map(rows.map((row) => [row.account_id, BigInt(row.stream_version)]));
+  const pending = new Map<string, AccountEventAt[]>();
+  for (const [accountId, accountEventsInBatch] of byAccount) {
+    const unapplied = eventsAfter(accountId, accountEventsInBatch, applied.get(accountId) ?? 0n);
+    if (unapplied.length > 0) pending.set(accountId, unapplied);
+  }
+  return pending;
+}
+
+/** Records the last version applied of each account in `pending` (in the same transaction as the rows). */
+export async function saveStreamVersions(
+  tx: SqlQueryable,
+  schema: string,
+  pending: ReadonlyMap<string, readonly AccountEventAt[]>,
+): Promise<void> {
+  const rows: StreamVersionsTable[] = [];
+  for (const [accountId, events] of pending) {
+    const last = events.at(-1);
+    if (last !== undefined) rows.push({ account_id: accountId, stream_version: last.version.toString() });
+  }
+  for (const slice of statementSlices(rows, 2)) {
+    await run(
+      tx,
+      db
+        .withSchema(schema)
+        .insertInto('stream_versions')
+        .values(slice)
+        .onConflict((conflict) =>
+          conflict.column('account_id').doUpdateSet((eb) => ({ stream_version: eb.ref('excluded.stream_version') })),
+        ),
+    );
+  }
+}
