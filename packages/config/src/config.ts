@@ -176,7 +176,8 @@ export function loadConfig(env: Env, options: { readonly cwd: string }): KhataCo
       refreshExpirySeconds: duration(read, 'JWT_REFRESH_EXPIRY', 7 * 86_400),
       issuer: read('JWT_ISSUER') ?? 'khata',
       audience: read('JWT_AUDIENCE') ?? 'khata-api',
-      keysDir: absolute(options.cwd, read('JWT_KEYS_DIR') ?? '.khata/keys'),
+      // `memory://`: keys live in memory (tests); tokens and TOTP secrets die with the process.
+      keysDir: keysDirectory(options.cwd, read('JWT_KEYS_DIR')),
       keyRotationSeconds: read('JWT_KEY_ROTATION') === 'never' ? null : duration(read, 'JWT_KEY_ROTATION', 30 * 86_400),
     },
     lockout: {
@@ -226,6 +227,11 @@ function supplier(read: (name: string) => string | undefined): KhataConfig['supp
     address: read('SUPPLIER_ADDRESS') ?? '',
     sac,
   };
+}
+
+function keysDirectory(cwd: string, value: string | undefined): string {
+  if (value?.startsWith('memory://') === true) return value;
+  return absolute(cwd, value ?? '.khata/keys');
 }
 
 function absolute(cwd: string, path: string): string {

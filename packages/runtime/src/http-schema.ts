@@ -49,5 +49,15 @@ CREATE TABLE api.tokens (
   revoked_at  timestamptz
 );`,
     },
+    {
+      version: 3,
+      name: 'bootstrap markers',
+      sql: `
+CREATE TABLE api.bootstrap (
+  step       text        PRIMARY KEY,
+  done_at    timestamptz NOT NULL DEFAULT now(),
+  detail     text
+);`,
+    },
   ],
 };

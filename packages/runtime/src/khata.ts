@@ -12,6 +12,7 @@ import {
   MemoryHotStore,
   RedisHotStore,
 } from '@khata/hot-projection';
+import { Identity, identitySettingsFromConfig, type ScryptCost } from '@khata/identity';
 import { Ledger, SqlCommandLog, SqlSnapshotStore } from '@khata/ledger';
 import { jobHandlers, processManagers } from '@khata/process-managers';
 import { accountStates, allProjections } from '@khata/projections';
@@ -61,6 +62,10 @@ export interface Khata {
     readonly authorizer: CallAuthorizer;
   };
   readonly scheduler: Scheduler;
+  /** Users, passwords, tokens, MFA, sessions (SPEC §12). */
+  readonly identity: Identity;
+  /** The Redis connection when REDIS_URL is set (hot projection, rate limits). */
+  readonly redis: Redis | null;
   readonly metrics: Registry;
   readonly workerId: string;
   /** The schema queries read for a read model (cached briefly; rebuilds switch it). */
@@ -77,6 +82,8 @@ export interface OpenKhataOptions {
   readonly log?: KhataLog;
   /** Tests share one Redis: a prefix keeps their hot projections apart. */
   readonly redisKeyPrefix?: string;
+  /** Tests lower the password hashing cost (production uses identity's default). */
+  readonly passwordCost?: ScryptCost;
 }
 
 const SCHEMA_CACHE_MS = 1_000;
@@ -198,6 +205,16 @@ export async function openKhata(config: KhataConfig, options: OpenKhataOptions):
           : { mode: 'fail-closed' },
     });
 
+    const keysDirectory = config.jwt.keysDir.startsWith('memory://') ? null : config.jwt.keysDir;
+    const identity = await Identity.open({
+      store: eventStore,
+      clock,
+      keysDirectory,
+      keyRotationSeconds: config.jwt.keyRotationSeconds,
+      settings: identitySettingsFromConfig(config),
+      ...(options.passwordCost === undefined ? {} : { passwordCost: options.passwordCost }),
+    });
+
     const scheduler = new Scheduler({
       db: readDb,
       workerId,
@@ -221,6 +238,8 @@ export async function openKhata(config: KhataConfig, options: OpenKhataOptions):
       projector,
       hot: { store: hotStore, projector: hotProjector, authorizer },
       scheduler,
+      identity,
+      redis,
       metrics,
       workerId,
       readModelSchema,

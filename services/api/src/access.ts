@@ -45,6 +45,8 @@ export function registerAccess(app: FastifyInstance, authenticate: Authenticator
       const token = new URL(request.url, 'http://localhost').searchParams.get('access_token');
       if (token !== null) request.headers.authorization = `Bearer ${token}`;
     }
+    // Public routes (login, registration) do not look at credentials at all.
+    if (request.routeOptions.config.access?.public === true) return;
     try {
       request.principal = await authenticate(request);
     } catch (error) {
@@ -58,6 +60,7 @@ export function registerAccess(app: FastifyInstance, authenticate: Authenticator
     if (!request.url.startsWith('/api/v1') || request.is404) return;
     const access = request.routeOptions.config.access;
     if (access === undefined) throw forbidden();
+    if (access.public === true) return;
     const principal = request.principal;
     if (principal === null)
       throw new ApiProblem(401, 'UNAUTHENTICATED', 'Unauthenticated', 'a bearer token is required');

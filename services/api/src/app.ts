@@ -14,15 +14,20 @@ import type { Authenticator, Principal } from './principal.ts';
 import { ApiProblem, type ProblemBody, problemType, titleOf } from './problems.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { authRoutes } from './routes/auth.ts';
 import { callRoutes } from './routes/calls.ts';
+import { freeswitchRoutes } from './routes/freeswitch.ts';
 import { healthRoutes } from './routes/health.ts';
 import { streamRoutes } from './routes/stream.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { tariffRoutes } from './routes/tariffs.ts';
+import { identityTokens, registerSecurity } from './security.ts';
+import { apiTokens } from './tokens.ts';
 
 export interface ApiDeps {
   readonly khata: Khata;
-  readonly authenticate: Authenticator;
+  /** How callers are identified; by default API tokens, then the identity service's JWTs. */
+  readonly authenticate?: Authenticator;
   /** A pino logger, pino options, or false for none (tests). */
   readonly logger?: boolean | { readonly level: string } | FastifyBaseLogger;
   /** Close Khata when the app closes (true for `khata start`; tests own their Khata). */
@@ -103,8 +108,9 @@ export async function buildApp(deps: ApiDeps): Promise<Api> {
       });
     }
   });
-  registerAccess(app, deps.authenticate);
+  registerAccess(app, deps.authenticate ?? apiTokens(deps.khata.readDb, identityTokens(deps.khata.identity)));
   registerIdempotency(app);
+  await registerSecurity(app);
 
   await app.register(swagger, {
     openapi: {
@@ -144,8 +150,10 @@ export async function buildApp(deps: ApiDeps): Promise<Api> {
   });
 
   await app.register(healthRoutes);
+  await app.register(freeswitchRoutes);
   await app.register(
     async (v1) => {
+      await v1.register(authRoutes);
       await v1.register(accountRoutes);
       await v1.register(subscriptionRoutes);
       await v1.register(callRoutes);
@@ -232,6 +240,16 @@ function toProblem(error: FastifyError, instance: string, requestId: string): Pr
   }
   const status =
     typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+  if (status === 429) {
+    return {
+      type: problemType('RATE_LIMITED'),
+      title: 'Too many requests',
+      status,
+      detail: error.message,
+      code: 'RATE_LIMITED',
+      ...base,
+    };
+  }
   if (status === 413)
     return {
       type: problemType('PAYLOAD_TOO_LARGE'),

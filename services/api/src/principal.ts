@@ -40,6 +40,8 @@ export function staticTokens(tokens: ReadonlyMap<string, Principal>): Authentica
 export interface Access {
   /** Roles allowed; a customer is further limited to its own accounts. */
   readonly roles: readonly Role[];
+  /** No credentials needed (login, registration, token refresh). */
+  readonly public?: boolean;
   /** Where the route names the account it touches (checked against a customer's accounts). */
   readonly account?: 'params.id' | 'body.accountId' | 'query.accountId' | 'none';
 }

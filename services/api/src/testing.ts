@@ -8,6 +8,8 @@ import { loadConfig } from '@khata/config';
 import { type Khata, openKhata } from '@khata/runtime';
 import { type Api, buildApp } from './app.ts';
 import { type Principal, staticTokens } from './principal.ts';
+import { identityTokens } from './security.ts';
+import { apiTokens } from './tokens.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 
@@ -26,19 +28,33 @@ export interface TestApi {
 export async function testApi(
   options: { readonly env?: Record<string, string>; readonly clock?: () => Date } = {},
 ): Promise<TestApi> {
-  const config = loadConfig({ KHATA_DATA_DIR: 'memory://', NODE_ENV: 'test', ...options.env }, { cwd: REPO_ROOT });
+  const config = loadConfig(
+    { KHATA_DATA_DIR: 'memory://', JWT_KEYS_DIR: 'memory://', NODE_ENV: 'test', ...options.env },
+    { cwd: REPO_ROOT },
+  );
   const khata = await openKhata(config, {
     roles: { api: true, worker: true },
     migrate: true,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     redisKeyPrefix: `test-${randomUUID()}:`,
+    // Cheap password hashing in tests; the production cost is measured and tested in @khata/identity.
+    passwordCost: { logN: 10, blockSize: 8, parallelization: 1 },
   });
   await khata.start();
   const tokens = new Map<string, Principal>();
   for (const role of ['admin', 'auditor', 'finance', 'system'] as const) {
     tokens.set(`${role}-token`, { userId: `${role}-1`, role, accountIds: [], sessionId: null });
   }
-  const app = await buildApp({ khata, authenticate: staticTokens(tokens) });
+  // Static role tokens for the route tests, then the real chain (API tokens, identity JWTs).
+  const real = apiTokens(khata.readDb, identityTokens(khata.identity));
+  const statics = staticTokens(tokens);
+  const app = await buildApp({
+    khata,
+    authenticate: async (request) => {
+      const token = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
+      return token !== undefined && tokens.has(token) ? statics(request) : real(request);
+    },
+  });
   await app.ready();
   return {
     app,

@@ -92,5 +92,12 @@ export function rerateUsage(command: CommandOf<'RerateUsage'>, rules: AccountRul
       },
     });
   }
-  return events;
+  // Free seconds move between calls of a month: append the corrections that give seconds back before
+  // those that take them, so the month never shows more used than it has at any point of the stream.
+  const freeDelta = (event: Decided): number =>
+    event.type === 'CallRerated' ? event.data.newFreeSecondsUsed - event.data.previousFreeSecondsUsed : 0;
+  return events
+    .map((event, index) => ({ event, index }))
+    .sort((a, b) => freeDelta(a.event) - freeDelta(b.event) || a.index - b.index)
+    .map(({ event }) => event);
 }

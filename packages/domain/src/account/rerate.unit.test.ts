@@ -95,6 +95,46 @@ describe('re-rating', () => {
     expect(s.history).toHaveLength(before);
   });
 
+  it('moves free minutes to an earlier call without ever over-using the month', () => {
+    const s = new Scenario();
+    s.run(openAccount(), at('09:00'));
+    s.run(cmd('TopUpWallet', { amount: '236.00' }), at('09:00'));
+    s.run(cmd('Subscribe', { planId: 'tiny', cycle: 'monthly' }), at('09:00'));
+    const rate = (callId: string, time: string, ms: number) =>
+      s.run(
+        cmd('RateCdr', {
+          cdr: {
+            callId,
+            leg: 'A',
+            destination: INDIA,
+            startedAt: at(time),
+            answeredAt: at(time),
+            billableMilliseconds: ms,
+          },
+        }),
+        at('12:00'),
+      );
+    rate('later', '11:00', 60_000); // rated first: takes the one free minute
+    rate('earlier', '10:00', 60_000); // answered earlier, rated later: none left, ₹1.60
+    const events = s.run(rerateCommand(s), at('13:00'));
+    // Answer time decides: the earlier call gets the free minute. The release comes first.
+    expect(events.map((e) => e.data)).toEqual([
+      expect.objectContaining({
+        callId: 'later',
+        previousFreeSecondsUsed: 60,
+        newFreeSecondsUsed: 0,
+        adjustment: '1.60',
+      }),
+      expect.objectContaining({
+        callId: 'earlier',
+        previousFreeSecondsUsed: 0,
+        newFreeSecondsUsed: 60,
+        adjustment: '-1.60',
+      }),
+    ]);
+    expect(s.state.usageMonth?.usedSeconds).toBe(60);
+  });
+
   it('changes nothing when the tariffs are what the calls were rated with', () => {
     const s = new Scenario();
     s.run(openAccount(), at('09:00'));

@@ -42,6 +42,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./audit.ts')).auditCommand,
   },
   {
+    name: 'admin',
+    summary: 'create staff users (admin, auditor, finance, system)',
+    load: async () => (await import('./admin.ts')).adminCommand,
+  },
+  {
     name: 'seed',
     summary: 'load the catalog and publish tariffs (and, with --demo, a demo account)',
     load: async () => (await import('./seed.ts')).seedCommand,

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { startServer } from '@khata/api';
+import { EslConnector } from '@khata/esl-service';
 import { openKhata } from '@khata/runtime';
 import { pino } from 'pino';
 import { type CliCommand, EXIT_OK, UsageError } from '../command.ts';
@@ -44,11 +45,17 @@ is none (printing the credentials once) and prints the URLs of the API, its docu
     };
     const khata = await openKhata(config, { roles, migrate: true, log });
     let server: Awaited<ReturnType<typeof startServer>> | null = null;
+    let connector: EslConnector | null = null;
     try {
       await khata.start();
-      const admin = await firstAdmin(khata, context.root);
+      // One connector per FreeSWITCH node: only the process that runs the worker role connects, never API replicas.
+      if (roles.worker && config.freeswitch.nodes.length > 0) {
+        connector = new EslConnector({ khata, nodes: config.freeswitch.nodes, log });
+        await connector.start();
+      }
+      const announcement = await firstAdmin(khata);
       if (roles.api) {
-        server = await startServer({ khata, authenticate: admin.authenticate, host, port, logger, ownsKhata: true });
+        server = await startServer({ khata, host, port, logger, ownsKhata: true });
       }
       const base = server?.url ?? null;
       context.stdout(
@@ -58,13 +65,15 @@ is none (printing the credentials once) and prints the URLs of the API, its docu
         `  event store   ${khata.eventStore.kind}${khata.eventStore.kind === 'pglite' ? ` (${config.dataDir})` : ''}`,
       );
       context.stdout(`  hot projection ${khata.hot.store.kind}`);
+      if (connector !== null)
+        context.stdout(`  FreeSWITCH    ${connector.nodes.map((node) => node.name).join(', ')} (ESL)`);
       if (base !== null) {
         context.stdout(`  API           ${base}/api/v1`);
         context.stdout(`  API docs      ${base}/api-docs`);
         context.stdout(`  metrics       ${base}/metrics`);
         context.stdout(`  health        ${base}/health  ${base}/ready`);
       }
-      for (const line of admin.announcement) context.stdout(line);
+      for (const line of announcement) context.stdout(line);
       context.stdout('press Ctrl-C to stop');
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
@@ -72,6 +81,7 @@ is none (printing the credentials once) and prints the URLs of the API, its docu
       });
       context.stdout('khata stopping: finishing requests in flight');
     } finally {
+      await connector?.close();
       if (server !== null) await server.close();
       else await khata.close();
     }

@@ -1,0 +1,302 @@
+/**
+ * The ESL connector end to end: FreeSWITCH's side is the protocol-faithful stand-in (a TCP server speaking ESL,
+ * with a channel model that answers commands as FreeSWITCH does); Khata's is a whole Khata on the embedded
+ * in-memory database. Assertions are what an operator would see: the commands the switch received, in order,
+ * and what the account's stream says about reservations and charges.
+ */
+import { randomUUID } from 'node:crypto';
+import { Money } from '@khata/domain';
+import type { RecordedEvent } from '@khata/event-store';
+import type { Khata } from '@khata/runtime';
+import { verifyAccount } from '@khata/runtime';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ConnectedSwitch,
+  connectStandIn,
+  eventually,
+  openTestAccount,
+  openTestKhata,
+  runCommand,
+  settleProjections,
+} from './testing.ts';
+
+const US_NUMBER = '+14155550100';
+const CALLER = '+919876500001';
+
+let khata: Khata;
+let connected: ConnectedSwitch | null = null;
+
+beforeAll(async () => {
+  khata = await openTestKhata();
+}, 120_000);
+afterAll(async () => {
+  await khata?.close();
+});
+afterEach(async () => {
+  await connected?.close();
+  connected = null;
+});
+
+async function connect(options: Parameters<typeof connectStandIn>[1] = {}): Promise<ConnectedSwitch> {
+  connected = await connectStandIn(khata, options);
+  return connected;
+}
+
+async function streamOf(accountId: string, on: Khata = khata): Promise<readonly RecordedEvent[]> {
+  return (await on.eventStore.readStream(`account-${accountId}`)).events;
+}
+
+async function eventsOf(accountId: string, type: string, callId?: string): Promise<Record<string, unknown>[]> {
+  return (await streamOf(accountId))
+    .filter((event) => event.type === type && (callId === undefined || event.data.callId === callId))
+    .map((event) => event.data as Record<string, unknown>);
+}
+
+/** The API commands the stand-in received that concern one call, in order. */
+function commandsFor(standIn: ConnectedSwitch['standIn'], callId: string): string[] {
+  return standIn.apiCommands.filter((command) => command.includes(callId));
+}
+
+describe('ESL connector against the FreeSWITCH stand-in', () => {
+  it('authorizes a toll-free call: marks it, caps it at the reserved seconds on answer, transfers it, rates its CDR', async () => {
+    const account = await openTestAccount(khata, {
+      topUp: '1180.00',
+      tollFreeNumbers: ['18004190001'],
+      extensions: ['101', '102'],
+    });
+    const { standIn, node } = await connect();
+    const callId = standIn.park({ callerNumber: CALLER, destination: '18004190001', context: 'public' });
+    await standIn.waitForCommand((command) => command.line.startsWith(`api uuid_transfer ${callId}`));
+    await node.settled();
+
+    const [authorized] = await eventsOf(account.accountId, 'CallAuthorized', callId);
+    const maxSeconds = authorized?.maxSeconds as number;
+    expect(maxSeconds).toBeGreaterThan(0);
+    expect(commandsFor(standIn, callId)).toEqual([
+      `uuid_setvar_multi ${callId} billing_auth=OK;billing_max_sec=${maxSeconds}`,
+      `uuid_setvar ${callId} execute_on_answer sched_hangup +${maxSeconds} ALLOTTED_TIMEOUT`,
+      `uuid_transfer ${callId} 18004190001 XML public`,
+    ]);
+    expect(standIn.channel(callId)?.transfers).toEqual([
+      { destination: '18004190001', dialplan: 'XML', context: 'public' },
+    ]);
+
+    standIn.answer(callId);
+    // The switch itself ends the call after the reserved seconds: the task the answer scheduled.
+    expect(standIn.scheduledTasks.filter((task) => task.group === callId).map((task) => task.command)).toEqual([
+      'hangup ALLOTTED_TIMEOUT',
+    ]);
+    standIn.hangup(callId, 'NORMAL_CLEARING', 90_500);
+    await eventually(async () => (await eventsOf(account.accountId, 'CdrRated', callId)).length === 1, 'the CDR');
+    const [rated] = await eventsOf(account.accountId, 'CdrRated', callId);
+    expect(rated).toMatchObject({ billableMilliseconds: 90_500, durationSeconds: 91, hadReservation: true });
+    expect((await khata.ledger.load(account.accountId)).state.reservations.has(callId)).toBe(false);
+    expect(node.activeCallIds).not.toContain(callId);
+  });
+
+  it('refuses a call the account cannot pay for with the configured cause, and reserves nothing', async () => {
+    const broke = await openTestAccount(khata, { planId: null });
+    const { standIn, node } = await connect({ deniedHangupCause: 'CALL_REJECTED' });
+    const callId = standIn.park({ callerNumber: '101', destination: US_NUMBER, accountCode: broke.accountId });
+    await standIn.waitForCommand((command) => command.line.startsWith(`api uuid_kill ${callId}`));
+    await node.settled();
+    expect(commandsFor(standIn, callId)).toEqual([`uuid_kill ${callId} CALL_REJECTED`]);
+    await eventually(() => standIn.channel(callId)?.hangupCause === 'CALL_REJECTED', 'the hangup');
+    expect(await eventsOf(broke.accountId, 'CallAuthorized')).toEqual([]);
+    const metrics = await khata.metrics.getSingleMetricAsString('khata_esl_authorizations_total');
+    expect(metrics).toMatch(/outcome="denied"} [1-9]/);
+  });
+
+  it('refuses a toll-free number nobody holds and a park for a number no account can be found for', async () => {
+    const { standIn, node } = await connect();
+    const callId = standIn.park({ callerNumber: CALLER, destination: '18009999999', context: 'public' });
+    await standIn.waitForCommand((command) => command.line === `api uuid_kill ${callId} OUTGOING_CALL_BARRED`);
+    await node.settled();
+    expect(commandsFor(standIn, callId)).toEqual([`uuid_kill ${callId} OUTGOING_CALL_BARRED`]);
+  });
+
+  it('treats a caller who hangs up while parked as normal: No Such Channel, reservation released, nothing charged', async () => {
+    const account = await openTestAccount(khata, { topUp: '1180.00', tollFreeNumbers: ['18004190002'] });
+    const before = (await khata.ledger.load(account.accountId)).state.balance;
+    const { standIn, node } = await connect();
+    const callId = standIn.park({ callerNumber: CALLER, destination: '18004190002', context: 'public' });
+    // Gone before Khata decided: FreeSWITCH answers every command with -ERR No Such Channel!
+    standIn.hangup(callId, 'ORIGINATOR_CANCEL', 0);
+    await standIn.waitForCommand((command) => command.line.startsWith(`api uuid_setvar_multi ${callId}`));
+    await node.settled();
+    await eventually(async () => (await eventsOf(account.accountId, 'CdrRated', callId)).length === 1, 'the CDR');
+
+    expect(await eventsOf(account.accountId, 'CallAuthorized', callId)).toHaveLength(1);
+    expect(await eventsOf(account.accountId, 'ReservationExpired', callId)).toHaveLength(1);
+    const [rated] = await eventsOf(account.accountId, 'CdrRated', callId);
+    expect(rated).toMatchObject({ billedSeconds: 0, answeredAt: null });
+    expect(Money.parse(String(rated?.cost)).isZero()).toBe(true);
+    const { state } = await khata.ledger.load(account.accountId);
+    expect(state.reservations.size).toBe(0);
+    expect(state.balance.toString()).toBe(before.toString());
+    expect(node.activeCallIds).toEqual([]);
+    expect(await khata.metrics.getSingleMetricAsString('khata_esl_authorizations_total')).toMatch(
+      /outcome="abandoned"} [1-9]/,
+    );
+  });
+
+  it('extends a call in progress after a top-up: sched_del, then a new sched_hangup for the longer limit', async () => {
+    // ₹500 + GST buys a starter month (₹349) and leaves ₹151: about 50 minutes to the USA at ₹3.00 a minute.
+    const account = await openTestAccount(khata, { topUp: '590.00' });
+    const { standIn, node } = await connect();
+    const callId = standIn.park({ callerNumber: '101', destination: US_NUMBER, accountCode: account.accountId });
+    await standIn.waitForCommand((command) => command.line.startsWith(`api uuid_transfer ${callId}`));
+    await node.settled();
+    const first = node.callInfo(callId)?.maxSeconds as number;
+    expect(first).toBeGreaterThan(60);
+    expect(first).toBeLessThan(7_200);
+    standIn.answer(callId);
+    await eventually(() => node.callInfo(callId)?.answered === true, 'the answer to reach the connector');
+    const fromIndex = standIn.commands.length;
+
+    await runCommand(khata, account.accountId, 'TopUpWallet', { amount: '118.00' });
+    const renewed = await standIn.waitForCommand((command) => command.line.startsWith(`api sched_hangup`), {
+      fromIndex,
+    });
+    await node.settled();
+    const [extended] = await eventsOf(account.accountId, 'ReservationExtended', callId);
+    const second = extended?.maxSeconds as number;
+    expect(second).toBeGreaterThan(first);
+    const after = standIn.commands.slice(fromIndex).map((command) => command.line);
+    expect(after).toEqual([
+      `api uuid_setvar ${callId} billing_max_sec ${second}`,
+      `api sched_del ${callId}`,
+      // Answered a moment ago: the remaining time is the whole new limit (give or take the second boundary).
+      expect.stringMatching(new RegExp(`^api sched_hangup \\+(${second}|${second - 1}) ${callId} ALLOTTED_TIMEOUT$`)),
+    ]);
+    expect(renewed.line).toContain(callId);
+    // One cap left in the switch, the new one.
+    expect(standIn.scheduledTasks.filter((task) => task.group === callId)).toHaveLength(1);
+    standIn.hangup(callId, 'NORMAL_CLEARING', 30_000);
+    await eventually(async () => (await eventsOf(account.accountId, 'CdrRated', callId)).length === 1, 'the CDR');
+  });
+
+  it('survives a FreeSWITCH restart: reconnects, releases calls that ended meanwhile, decides calls parked meanwhile', async () => {
+    const account = await openTestAccount(khata, { topUp: '1180.00', tollFreeNumbers: ['18004190003'] });
+    const { standIn, node } = await connect();
+    const park = () => standIn.park({ callerNumber: CALLER, destination: '18004190003', context: 'public' });
+    const survivor = park();
+    const lost = park();
+    for (const callId of [survivor, lost]) {
+      await standIn.waitForCommand((command) => command.line.startsWith(`api uuid_transfer ${callId}`));
+      standIn.answer(callId);
+    }
+    await node.settled();
+    expect(new Set(node.activeCallIds)).toEqual(new Set([survivor, lost]));
+
+    const fromIndex = standIn.commands.length;
+    standIn.dropAllConnections();
+    // While nobody listens: one call ends (its CHANNEL_HANGUP_COMPLETE is lost), one new call parks.
+    standIn.hangup(lost, 'NORMAL_CLEARING', 10_000);
+    const newcomer = park();
+
+    await standIn.waitForCommand((command) => command.line === 'api show channels as json', { fromIndex });
+    await standIn.waitForCommand((command) => command.line.startsWith(`api uuid_transfer ${newcomer}`), { fromIndex });
+    await node.settled();
+    expect(node.client.state).toEqual({ event: 'connected', command: 'connected' });
+    const released = await eventsOf(account.accountId, 'ReservationExpired', lost);
+    expect(released).toHaveLength(1);
+    expect(await eventsOf(account.accountId, 'ReservationExpired', survivor)).toEqual([]);
+    expect(new Set(node.activeCallIds)).toEqual(new Set([survivor, newcomer]));
+    const reconciled = await khata.metrics.getSingleMetricAsString('khata_esl_reconciliations_total');
+    expect(reconciled).toMatch(/action="released"} [1-9]/);
+    expect(reconciled).toMatch(/action="authorized"} [1-9]/);
+
+    // The survivor's hangup is heard again on the new connection.
+    standIn.hangup(survivor, 'NORMAL_CLEARING', 5_000);
+    await eventually(async () => (await eventsOf(account.accountId, 'CdrRated', survivor)).length === 1, 'the CDR');
+  });
+
+  it('adopts the open calls of a previous connector after a restart, so a top-up still extends them', async () => {
+    const account = await openTestAccount(khata, { topUp: '590.00' });
+    const first = await connect();
+    const { standIn } = first;
+    const callId = standIn.park({ callerNumber: '101', destination: US_NUMBER, accountCode: account.accountId });
+    await standIn.waitForCommand((command) => command.line.startsWith(`api uuid_transfer ${callId}`));
+    standIn.answer(callId);
+    await first.node.settled();
+    await first.connector.close();
+
+    const second = await connectStandIn(khata, { standIn });
+    connected = {
+      ...second,
+      async close() {
+        await second.close();
+        await standIn.close();
+      },
+    };
+    expect(second.node.activeCallIds).toEqual([callId]);
+    const fromIndex = standIn.commands.length;
+    await runCommand(khata, account.accountId, 'TopUpWallet', { amount: '118.00' });
+    const renewed = await standIn.waitForCommand((command) => command.line.startsWith('api sched_hangup'), {
+      fromIndex,
+    });
+    expect(renewed.line).toContain(callId);
+  });
+
+  it('lets 200 simultaneous calls on one account reserve no more than it has (checked by replaying the stream)', async () => {
+    // One-minute calls: ₹3.00 each to the USA, so the ₹151 left after the plan pays for about fifty of them.
+    const capped = await openTestKhata({ CALL_SECONDS_MAX: '60' });
+    try {
+      await manyCalls(capped);
+    } finally {
+      await connected?.close();
+      connected = null;
+      await capped.close();
+    }
+  }, 120_000);
+});
+
+async function manyCalls(khata: Khata): Promise<void> {
+  const account = await openTestAccount(khata, { topUp: '590.00' });
+  const { state: opened } = await khata.ledger.load(account.accountId);
+  await settleProjections(khata);
+  connected = await connectStandIn(khata);
+  const { standIn, node } = connected;
+  const calls = Array.from({ length: 200 }, () =>
+    standIn.park({ callerNumber: '101', destination: US_NUMBER, accountCode: account.accountId, uuid: randomUUID() }),
+  );
+  await eventually(
+    () =>
+      calls.every((callId) =>
+        standIn.apiCommands.some((command) => /^uuid_(transfer|kill) /.test(command) && command.includes(callId)),
+      ),
+    'a decision for every call',
+  );
+  await node.settled();
+
+  const transferred = calls.filter((callId) => standIn.channel(callId)?.transfers.length === 1);
+  const refused = calls.filter((callId) =>
+    commandsFor(standIn, callId).some((command) => command.startsWith('uuid_kill')),
+  );
+  expect(transferred.length + refused.length).toBe(200);
+  expect(transferred.length).toBeGreaterThan(0);
+  expect(refused.length).toBeGreaterThan(0);
+
+  // Replay: at every append, the open reservations stay within the balance.
+  const events = await streamOf(account.accountId, khata);
+  let open = Money.zero;
+  const authorizedCalls = new Set<string>();
+  for (const event of events) {
+    if (event.type === 'CallAuthorized') {
+      open = open.plus(Money.parse(String(event.data.reservedAmount)));
+      authorizedCalls.add(String(event.data.callId));
+      expect(open.compare(opened.balance)).toBeLessThanOrEqual(0);
+    }
+  }
+  expect(new Set(transferred)).toEqual(authorizedCalls);
+  const { state } = await khata.ledger.load(account.accountId);
+  expect(state.reserved.toString()).toBe(open.toString());
+  // Nothing left unspent that another call could have used: the next call would not fit.
+  const cheapest = Money.parse(String(events.find((event) => event.type === 'CallAuthorized')?.data.reservedAmount));
+  expect(opened.balance.minus(open).compare(cheapest)).toBeLessThan(0);
+  await settleProjections(khata);
+  const report = await verifyAccount(khata, account.accountId);
+  expect(report.differences).toEqual([]);
+  expect(report.ok).toBe(true);
+}
