@@ -67,6 +67,9 @@ export async function openEmmettTarget(options: {
       await pool.query('VACUUM ANALYZE');
       await pool.query('CHECKPOINT');
     },
+    async openConnections() {
+      await Promise.all(Array.from({ length: options.poolConnections }, () => pool.query('SELECT pg_sleep(0.01)')));
+    },
     async serverProcessIds() {
       const result = await pool.query<{ pid: number }>(
         'SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',

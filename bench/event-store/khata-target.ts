@@ -46,6 +46,10 @@ export async function openKhataTarget(
       await client.exec('VACUUM ANALYZE');
       await client.exec('CHECKPOINT');
     },
+    async openConnections() {
+      const connections = options.database === 'postgres' ? options.poolConnections : 1;
+      await Promise.all(Array.from({ length: connections }, () => client.query('SELECT pg_sleep(0.01)')));
+    },
     async serverProcessIds() {
       if (options.database === 'pglite') return [];
       const rows = await client.query<{ pid: number }>(

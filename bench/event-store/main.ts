@@ -1,31 +1,32 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createPostgresClient, quoteIdentifier, type SqlClient } from '@khata/sql';
 import { describeMachine } from './machine.ts';
-import { jsonLine, renderResults, type StoreName, type StoreRun, summarise, writeResultsFile } from './report.ts';
-import type { WorkloadResult } from './workloads.ts';
+import { jsonLine, type Measurement, renderResults, type StoreName, summarise, writeResultsFile } from './report.ts';
+import { WORKLOAD_NAMES, type WorkloadName, type WorkloadResult } from './workloads.ts';
 
 /**
  * `pnpm bench:event-store`: Khata's PostgreSQL event store against Emmett 0.42's on the same local
  * PostgreSQL (one database each, created here and dropped at the end), plus Khata on in-memory PGlite.
  *
- * Each run starts each store in a fresh database and a fresh Node process (run-store.ts), which warms
- * up, then runs every workload from an empty store. The two PostgreSQL stores swap order from run to
- * run so neither always meets a freshly checkpointed or a busier cluster. Prints one JSON line per
- * workload (medians of the runs) and rewrites the generated block of bench/RESULTS.md.
+ * Each run gives each store a fresh database and a fresh Node process (run-store.ts), warms them up,
+ * then runs each workload on one PostgreSQL store and right after on the other (then on PGlite), so
+ * both figures of a pair meet the same background load on a shared machine. Which store goes first
+ * alternates from workload to workload and from run to run. Prints one JSON line per workload
+ * (medians of the runs) and rewrites the generated block of bench/RESULTS.md.
  */
 
 const RUNS_DEFAULT = 3;
 /** Khata's default pool size (packages/sql/src/client.ts) and the research measurement's (§6.2). */
 const POOL_CONNECTIONS_DEFAULT = 10;
-/** A store's run normally takes under a minute; a child that has not finished by then is stuck. */
-const CHILD_DURATION_MS_MAX = 10 * 60_000;
+/** One command (a warm-up, one workload) takes well under a minute; a store silent this long is stuck. */
+const COMMAND_DURATION_MS_MAX = 5 * 60_000;
 /** How long the machine is watched before each store runs, to tell a quiet machine from a busy one. */
-const BACKGROUND_SAMPLE_MS = 1_000;
+const BACKGROUND_SAMPLE_MS = 500;
 const DATABASES: Readonly<Record<'khata' | 'emmett', string>> = {
   khata: 'khata_bench_khata',
   emmett: 'khata_bench_emmett',
@@ -86,72 +87,123 @@ async function backgroundCpuPercent(): Promise<number> {
   return (100 * (after.busy - before.busy)) / (after.total - before.total);
 }
 
-function runStore(store: StoreName): Promise<{ warmUpSeconds: number; results: WorkloadResult[] }> {
-  const script = fileURLToPath(new URL('./run-store.ts', import.meta.url));
-  const nodeOptions =
-    values['cpu-prof-dir'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof-dir']}`];
-  const args = [...nodeOptions, script, '--store', store, '--pool-connections', String(poolConnections)];
-  if (store !== 'pglite') args.push('--database-url', databaseUrl(DATABASES[store]));
-  if (values.quick) args.push('--quick');
-  if (values.only !== undefined) args.push('--only', values.only);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_DURATION_MS_MAX);
-    let output = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      output += chunk;
+/** A store's process (run-store.ts): one command at a time, one answer line per command. */
+class StoreProcess {
+  readonly store: StoreName;
+  readonly #child: ReturnType<typeof spawn>;
+  readonly #lines: AsyncIterator<string>;
+
+  constructor(store: StoreName) {
+    this.store = store;
+    const script = fileURLToPath(new URL('./run-store.ts', import.meta.url));
+    const nodeOptions =
+      values['cpu-prof-dir'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof-dir']}`];
+    const args = [...nodeOptions, script, '--store', store, '--pool-connections', String(poolConnections)];
+    if (store !== 'pglite') args.push('--database-url', databaseUrl(DATABASES[store]));
+    if (values.quick) args.push('--quick');
+    this.#child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    if (this.#child.stdout === null) throw new Error('store process has no stdout');
+    this.#lines = createInterface({ input: this.#child.stdout })[Symbol.asyncIterator]();
+  }
+
+  async #ask<T>(command: object): Promise<T> {
+    this.#child.stdin?.write(`${JSON.stringify(command)}\n`);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.#child.kill('SIGKILL');
+        reject(new Error(`${this.store} did not answer ${JSON.stringify(command)} in time`));
+      }, COMMAND_DURATION_MS_MAX);
     });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
+    try {
+      const line = await Promise.race([this.#lines.next(), timeout]);
+      if (line.done === true) throw new Error(`${this.store} process ended (see its error above)`);
+      return JSON.parse(line.value) as T;
+    } finally {
       clearTimeout(timer);
-      if (code !== 0) {
-        reject(new Error(`${store} run failed (exit code ${code}, signal ${signal})`));
-        return;
-      }
-      const last = output.trim().split('\n').at(-1) ?? '';
-      resolve(JSON.parse(last) as { warmUpSeconds: number; results: WorkloadResult[] });
-    });
-  });
+    }
+  }
+
+  warmUp(workloads: readonly WorkloadName[]): Promise<{ warmUpSeconds: number }> {
+    return this.#ask({ command: 'warm-up', workloads });
+  }
+
+  run(workload: WorkloadName): Promise<WorkloadResult> {
+    return this.#ask({ command: 'run', workload });
+  }
+
+  async close(): Promise<void> {
+    if (this.#child.exitCode !== null) return;
+    await this.#ask({ command: 'close' }).catch(() => this.#child.kill('SIGKILL'));
+  }
 }
 
+function chosenWorkloads(list: string | undefined): readonly WorkloadName[] {
+  if (list === undefined) return WORKLOAD_NAMES;
+  const names = list.split(',').map((name) => name.trim());
+  for (const name of names) {
+    if (!(WORKLOAD_NAMES as readonly string[]).includes(name)) {
+      throw new Error(`unknown workload ${name}: choose from ${WORKLOAD_NAMES.join(', ')}`);
+    }
+  }
+  return names as WorkloadName[];
+}
+
+const workloads = chosenWorkloads(values.only);
 const startedMs = performance.now();
 const admin = createPostgresClient({
   connectionString: values['admin-url'],
   applicationName: 'khata-bench-admin',
   maxConnections: 1,
 });
-const runs: StoreRun[] = [];
+const measurements: Measurement[] = [];
 try {
   const machine = await describeMachine(admin);
   for (let run = 1; run <= runCount; run += 1) {
-    const order: StoreName[] = run % 2 === 1 ? ['khata', 'emmett'] : ['emmett', 'khata'];
-    if (!values['skip-pglite']) order.push('pglite');
-    for (const [index, store] of order.entries()) {
-      if (store !== 'pglite') await recreateDatabase(admin, DATABASES[store]);
-      const backgroundCpu = await backgroundCpuPercent();
-      process.stderr.write(`run ${run}/${runCount}: ${store} (machine ${backgroundCpu.toFixed(0)} % busy before)…\n`);
-      const loadAverageBefore = loadavg()[0] ?? 0;
-      const { warmUpSeconds, results } = await runStore(store);
-      runs.push({
-        store,
-        run,
-        place: index + 1,
-        backgroundCpuPercent: backgroundCpu,
-        loadAverageBefore,
-        loadAverageAfter: loadavg()[0] ?? 0,
-        warmUpSeconds,
-        results,
-      });
+    for (const name of Object.values(DATABASES)) await recreateDatabase(admin, name);
+    const stores: StoreName[] = values['skip-pglite'] ? ['khata', 'emmett'] : ['khata', 'emmett', 'pglite'];
+    const processes = new Map(stores.map((store) => [store, new StoreProcess(store)]));
+    try {
+      for (const store of processes.values()) {
+        const { warmUpSeconds } = await store.warmUp(workloads);
+        process.stderr.write(`run ${run}/${runCount}: ${store.store} warmed up in ${warmUpSeconds.toFixed(0)} s\n`);
+      }
+      for (const [index, workload] of workloads.entries()) {
+        const khataFirst = (run + index) % 2 === 1;
+        const order: StoreName[] = stores.filter((store) => store !== 'pglite');
+        if (!khataFirst) order.reverse();
+        if (stores.includes('pglite')) order.push('pglite');
+        for (const [place, store] of order.entries()) {
+          const backgroundCpu = await backgroundCpuPercent();
+          const storeProcess = processes.get(store);
+          if (storeProcess === undefined) throw new Error(`no process for ${store}`);
+          const result = await storeProcess.run(workload);
+          measurements.push({ run, store, place: place + 1, backgroundCpuPercent: backgroundCpu, result });
+          process.stderr.write(
+            `run ${run}/${runCount} ${workload} ${store}: ${Math.round(result.perSecond)} events/s ` +
+              `(machine ${backgroundCpu.toFixed(0)} % busy before)\n`,
+          );
+        }
+      }
+    } finally {
+      for (const store of processes.values()) await store.close();
     }
   }
-  const summaries = summarise(runs);
+  const summaries = summarise(measurements);
   for (const summary of summaries) process.stdout.write(`${jsonLine(summary, machine)}\n`);
   const durationSeconds = (performance.now() - startedMs) / 1000;
   if (values.quick || values.only !== undefined) {
     process.stderr.write('--quick or --only: bench/RESULTS.md left as it was\n');
   } else {
-    const generated = renderResults({ machine, date: new Date(), poolConnections, runs, summaries, durationSeconds });
+    const generated = renderResults({
+      machine,
+      date: new Date(),
+      poolConnections,
+      runCount,
+      measurements,
+      summaries,
+      durationSeconds,
+    });
     writeResultsFile(new URL('../RESULTS.md', import.meta.url), generated);
     process.stderr.write('wrote bench/RESULTS.md\n');
   }

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { MachineDescription } from './machine.ts';
 import { formatRate, median, round, spread } from './stats.ts';
-import type { WorkloadName, WorkloadResult } from './workloads.ts';
+import { WORKLOAD_NAMES, type WorkloadName, type WorkloadResult } from './workloads.ts';
 
 export type StoreName = 'khata' | 'emmett' | 'pglite';
 
@@ -11,17 +11,15 @@ export const RATIO_TARGET = 1.5;
 /** Runs whose fastest and slowest differ by more than this are called noisy in the report. */
 const NOISY_SPREAD = 1.2;
 
-export interface StoreRun {
-  readonly store: StoreName;
+/** One workload on one store in one run. */
+export interface Measurement {
   readonly run: number;
-  /** 1-based place of this store within its run (the PostgreSQL stores alternate). */
+  readonly store: StoreName;
+  /** 1-based place of this store for this workload in this run (the PostgreSQL stores alternate). */
   readonly place: number;
-  /** Share of all cores busy during the second before the store started, while the benchmark was idle. */
+  /** Share of all cores busy during the half second before the phase, while the benchmark was idle. */
   readonly backgroundCpuPercent: number;
-  readonly loadAverageBefore: number;
-  readonly loadAverageAfter: number;
-  readonly warmUpSeconds: number;
-  readonly results: readonly WorkloadResult[];
+  readonly result: WorkloadResult;
 }
 
 export interface StoreFigures {
@@ -40,7 +38,11 @@ export interface WorkloadSummary {
   readonly khata: StoreFigures;
   readonly emmett: StoreFigures;
   readonly pglite: StoreFigures | null;
+  /** Median over runs of Khata ÷ Emmett, each pair measured back to back. */
   readonly ratio: number;
+  readonly runRatios: readonly number[];
+  /** Emmett's CPU time per event ÷ Khata's (client + server, medians). */
+  readonly cpuRatio: number;
 }
 
 export const WORKLOAD_DESCRIPTIONS: Readonly<Record<WorkloadName, string>> = {
@@ -53,39 +55,58 @@ export const WORKLOAD_DESCRIPTIONS: Readonly<Record<WorkloadName, string>> = {
     'Catch-up read of a 100,000-event global log in 1,000-event pages (Khata `readAll`, Emmett `readMessagesBatch`)',
 };
 
-function figures(runs: readonly StoreRun[], store: StoreName, workload: WorkloadName): StoreFigures | null {
-  const results = runs
-    .filter((run) => run.store === store)
-    .map((run) => run.results.find((result) => result.workload === workload))
-    .filter((result): result is WorkloadResult => result !== undefined);
-  if (results.length === 0) return null;
-  const runsPerSecond = results.map((result) => result.perSecond);
+function resultsOf(
+  measurements: readonly Measurement[],
+  store: StoreName,
+  workload: WorkloadName,
+): Map<number, WorkloadResult> {
+  return new Map(
+    measurements
+      .filter((measurement) => measurement.store === store && measurement.result.workload === workload)
+      .map((measurement) => [measurement.run, measurement.result]),
+  );
+}
+
+function figures(results: Map<number, WorkloadResult>): StoreFigures | null {
+  const list = [...results.values()];
+  if (list.length === 0) return null;
+  const runsPerSecond = list.map((result) => result.perSecond);
   return {
     perSecond: median(runsPerSecond),
     runsPerSecond,
-    latencyP50Ms: median(results.map((result) => result.latencyP50Ms)),
-    latencyP99Ms: median(results.map((result) => result.latencyP99Ms)),
-    clientCpuMsPer1000Events: median(results.map((result) => result.clientCpuMsPer1000Events)),
-    serverCpuMsPer1000Events: median(results.map((result) => result.serverCpuMsPer1000Events)),
+    latencyP50Ms: median(list.map((result) => result.latencyP50Ms)),
+    latencyP99Ms: median(list.map((result) => result.latencyP99Ms)),
+    clientCpuMsPer1000Events: median(list.map((result) => result.clientCpuMsPer1000Events)),
+    serverCpuMsPer1000Events: median(list.map((result) => result.serverCpuMsPer1000Events)),
     spread: spread(runsPerSecond),
   };
 }
 
-export function summarise(runs: readonly StoreRun[]): WorkloadSummary[] {
-  const workloads = Object.keys(WORKLOAD_DESCRIPTIONS) as WorkloadName[];
-  return workloads.flatMap((workload) => {
-    const khata = figures(runs, 'khata', workload);
-    const emmett = figures(runs, 'emmett', workload);
+function totalCpu(store: StoreFigures): number {
+  return store.clientCpuMsPer1000Events + store.serverCpuMsPer1000Events;
+}
+
+export function summarise(measurements: readonly Measurement[]): WorkloadSummary[] {
+  return WORKLOAD_NAMES.flatMap((workload) => {
+    const khataResults = resultsOf(measurements, 'khata', workload);
+    const emmettResults = resultsOf(measurements, 'emmett', workload);
+    const khata = figures(khataResults);
+    const emmett = figures(emmettResults);
     if (khata === null || emmett === null) return [];
-    const sample = runs.find((run) => run.store === 'khata')?.results.find((result) => result.workload === workload);
+    const runRatios = [...khataResults].flatMap(([run, result]) => {
+      const baseline = emmettResults.get(run);
+      return baseline === undefined ? [] : [result.perSecond / baseline.perSecond];
+    });
     return [
       {
         workload,
-        events: sample?.events ?? 0,
+        events: [...khataResults.values()][0]?.events ?? 0,
         khata,
         emmett,
-        pglite: figures(runs, 'pglite', workload),
-        ratio: khata.perSecond / emmett.perSecond,
+        pglite: figures(resultsOf(measurements, 'pglite', workload)),
+        ratio: median(runRatios),
+        runRatios,
+        cpuRatio: totalCpu(emmett) / totalCpu(khata),
       },
     ];
   });
@@ -108,6 +129,7 @@ export function jsonLine(summary: WorkloadSummary, machine: MachineDescription):
     targetMet: summary.ratio >= RATIO_TARGET,
     baseline: `@event-driven-io/emmett-postgresql@${machine.emmettVersion}`,
     eventsPerRun: summary.events,
+    runRatios: summary.runRatios.map((ratio) => round(ratio, 2)),
     khataRunsPerSec: rates(summary.khata.runsPerSecond),
     baselineRunsPerSec: rates(summary.emmett.runsPerSecond),
     pgliteRunsPerSec: summary.pglite === null ? null : rates(summary.pglite.runsPerSecond),
@@ -118,6 +140,7 @@ export function jsonLine(summary: WorkloadSummary, machine: MachineDescription):
     khataCpuMsPer1000Events: cpu(summary.khata),
     baselineCpuMsPer1000Events: cpu(summary.emmett),
     pgliteCpuMsPer1000Events: summary.pglite === null ? null : cpu(summary.pglite),
+    cpuRatio: round(summary.cpuRatio, 2),
   });
 }
 
@@ -129,18 +152,18 @@ export interface ReportInput {
   readonly machine: MachineDescription;
   readonly date: Date;
   readonly poolConnections: number;
-  readonly runs: readonly StoreRun[];
+  readonly runCount: number;
+  readonly measurements: readonly Measurement[];
   readonly summaries: readonly WorkloadSummary[];
   readonly durationSeconds: number;
 }
 
-/** The generated part of RESULTS.md: setup, the table, and every run's raw figures. */
+/** The generated part of RESULTS.md: setup, the tables, and every run's raw figures. */
 export function renderResults(input: ReportInput): string {
-  const { machine, summaries } = input;
+  const { machine, summaries, runCount } = input;
   const settings = Object.entries(machine.postgresSettings)
     .map(([name, value]) => `${name}=${value}`)
     .join(', ');
-  const runCount = new Set(input.runs.map((run) => run.run)).size;
   const lines: string[] = [
     `Measured ${input.date.toISOString().slice(0, 16).replace('T', ' ')} UTC by \`pnpm bench:event-store\` ` +
       `(${runCount} runs, ${Math.round(input.durationSeconds)} s in all).`,
@@ -149,23 +172,27 @@ export function renderResults(input: ReportInput): string {
     '|---|---|',
     `| CPU | ${machine.cpuModel}, ${machine.cores} cores |`,
     `| Memory | ${machine.memoryGibibytes} GiB |`,
-    `| PostgreSQL | ${machine.postgresVersion} on 127.0.0.1, ${settings} |`,
+    `| PostgreSQL | ${machine.postgresVersion} on 127.0.0.1 (TCP), ${settings} |`,
     `| Node | ${machine.nodeVersion} |`,
     `| Baseline | \`@event-driven-io/emmett-postgresql@${machine.emmettVersion}\` (npm), same PostgreSQL, own database |`,
     `| Khata | commit ${machine.khataCommit}, \`SqlEventStore\` on PostgreSQL; PGlite ${machine.pgliteVersion} in memory |`,
     `| Pools | \`pg\` 8.23.1 \`Pool\` with max ${input.poolConnections} connections for each PostgreSQL store |`,
     '',
-    `Events per second, median of ${runCount} runs; ratio = Khata ÷ Emmett (target ≥ ${RATIO_TARGET}). ` +
-      'Latency is per call (one append, one stream read, one log page), p50 / p99 in ms, median over runs.',
+    `Events per second, median of ${runCount} runs. Ratio = Khata ÷ Emmett, the median of the runs' ratios ` +
+      `(in each run the two stores ran each workload back to back); target ≥ ${RATIO_TARGET}. CPU ratio = ` +
+      "Emmett's CPU time per event ÷ Khata's (client + server, below), which other people's load on the " +
+      'machine moves far less than it moves rates. Latency is per call (one append, one stream read, one ' +
+      'log page), p50 / p99 in ms, median over runs.',
     '',
-    '| Workload | Khata (PostgreSQL) | Emmett 0.42 | Ratio | Khata (PGlite) | Khata p50 / p99 ms | Emmett p50 / p99 ms | Events per run |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| Workload | Khata (PostgreSQL) | Emmett 0.42 | Ratio | CPU ratio | Khata (PGlite) | Khata p50 / p99 ms | Emmett p50 / p99 ms | Events per run |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const summary of summaries) {
     const mark = summary.ratio >= RATIO_TARGET ? '' : ' ✗';
     lines.push(
       `| ${WORKLOAD_DESCRIPTIONS[summary.workload]} | ${formatRate(summary.khata.perSecond)} | ` +
         `${formatRate(summary.emmett.perSecond)} | ${summary.ratio.toFixed(2)}${mark} | ` +
+        `${summary.cpuRatio.toFixed(2)} | ` +
         `${summary.pglite === null ? '–' : formatRate(summary.pglite.perSecond)} | ${latency(summary.khata)} | ` +
         `${latency(summary.emmett)} | ${summary.events.toLocaleString('en-US')} |`,
     );
@@ -181,7 +208,7 @@ export function renderResults(input: ReportInput): string {
   for (const summary of summaries) {
     const cell = (store: StoreFigures): string =>
       `${store.clientCpuMsPer1000Events.toFixed(1)} + ${store.serverCpuMsPer1000Events.toFixed(1)} = ` +
-      `${(store.clientCpuMsPer1000Events + store.serverCpuMsPer1000Events).toFixed(1)}`;
+      `${totalCpu(store).toFixed(1)}`;
     lines.push(
       `| ${summary.workload} | ${cell(summary.khata)} | ${cell(summary.emmett)} | ` +
         `${summary.pglite === null ? '–' : summary.pglite.clientCpuMsPer1000Events.toFixed(1)} |`,
@@ -197,26 +224,36 @@ export function renderResults(input: ReportInput): string {
     noisy.length === 0
       ? `Every PostgreSQL figure's runs agreed within ${Math.round((NOISY_SPREAD - 1) * 100)} %.`
       : `Runs disagreed by more than ${Math.round((NOISY_SPREAD - 1) * 100)} % (fastest ÷ slowest) on: ` +
-          `${noisy.join(', ')}. The machine was shared: see "busy before" below.`,
+          `${noisy.join(', ')}. "Busy before" below shows how loaded the machine was.`,
     '',
-    'Every run, events per second. "Busy before" is the share of both cores busy in the second before the ' +
-      "store started, while the benchmark itself was idle (other people's work, and PostgreSQL's own " +
-      'background writing); "load" is the 1-minute load average before → after the store ran.',
+    'Every measurement, events per second. "Busy before" is the share of both cores busy in the half second ' +
+      "before the phase started, while the benchmark itself was idle (other people's work, and " +
+      "PostgreSQL's own background writing).",
     '',
-    `| Run | Store | Place | Busy before | Load | ${summaries.map((summary) => summary.workload).join(' | ')} |`,
-    `|---|---|---|---:|---|${summaries.map(() => '---:').join('|')}|`,
+    '| Run | Workload | First | Khata | busy before | Emmett | busy before | Ratio | PGlite |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|',
   );
-  for (const run of input.runs) {
-    const cells = summaries.map((summary) => {
-      const result = run.results.find((candidate) => candidate.workload === summary.workload);
-      if (result === undefined) return '–';
-      return `${formatRate(result.perSecond)}${result.cutShort ? ' (cut short)' : ''}`;
-    });
-    lines.push(
-      `| ${run.run} | ${run.store} | ${run.place} | ${run.backgroundCpuPercent.toFixed(0)} % | ` +
-        `${run.loadAverageBefore.toFixed(2)} → ` +
-        `${run.loadAverageAfter.toFixed(2)} | ${cells.join(' | ')} |`,
-    );
+  for (let run = 1; run <= runCount; run += 1) {
+    for (const workload of WORKLOAD_NAMES) {
+      const find = (store: StoreName): Measurement | undefined =>
+        input.measurements.find(
+          (measurement) =>
+            measurement.run === run && measurement.store === store && measurement.result.workload === workload,
+        );
+      const khata = find('khata');
+      const emmett = find('emmett');
+      if (khata === undefined || emmett === undefined) continue;
+      const pglite = find('pglite');
+      const rate = (measurement: Measurement): string =>
+        `${formatRate(measurement.result.perSecond)}${measurement.result.cutShort ? ' (cut short)' : ''}`;
+      lines.push(
+        `| ${run} | ${workload} | ${khata.place === 1 ? 'Khata' : 'Emmett'} | ${rate(khata)} | ` +
+          `${khata.backgroundCpuPercent.toFixed(0)} % | ${rate(emmett)} | ` +
+          `${emmett.backgroundCpuPercent.toFixed(0)} % | ` +
+          `${(khata.result.perSecond / emmett.result.perSecond).toFixed(2)} | ` +
+          `${pglite === undefined ? '–' : rate(pglite)} |`,
+      );
+    }
   }
   return lines.join('\n');
 }

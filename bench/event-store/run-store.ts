@@ -1,8 +1,9 @@
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import {
   FULL_SCALE,
   QUICK_SCALE,
-  runWorkloads,
+  runWorkload,
   type StoreUnderTest,
   WARM_UP_SCALE,
   WORKLOAD_NAMES,
@@ -10,10 +11,16 @@ import {
 } from './workloads.ts';
 
 /**
- * One store, one run, in a process of its own (started by main.ts). Separate processes keep the stores
- * from influencing each other: Emmett's driver layer replaces the `pg` module's global type parsers
- * (int8 to BigInt, JSON with a reviver), which would otherwise also slow Khata's reads, and each store
- * gets its own JIT warm-up and heap. Prints one JSON line: `{store, warmUpSeconds, results}`.
+ * One store in a process of its own, driven by main.ts. Separate processes keep the stores from
+ * influencing each other: Emmett's driver layer replaces the `pg` module's global type parsers (int8 to
+ * BigInt, JSON with a reviver), which would otherwise also slow Khata's reads, and each store gets its
+ * own JIT warm-up and heap.
+ *
+ * Protocol: one JSON command per stdin line, one JSON answer per stdout line.
+ * `{"command":"warm-up","workloads":[…]}` → `{"warmUpSeconds":n}`;
+ * `{"command":"run","workload":"…"}` → a WorkloadResult; `{"command":"close"}` → `{"closed":true}`.
+ * main.ts keeps the stores' processes open side by side, so it can run each workload on one store right
+ * after the other and compare figures measured under the same background load.
  */
 
 const { values } = parseArgs({
@@ -22,21 +29,13 @@ const { values } = parseArgs({
     'database-url': { type: 'string' },
     'pool-connections': { type: 'string' },
     quick: { type: 'boolean', default: false },
-    only: { type: 'string' },
   },
 });
 
-/** `--only a,b`: a subset of the workloads, for investigating one of them. */
-function chosenWorkloads(list: string | undefined): readonly WorkloadName[] {
-  if (list === undefined) return WORKLOAD_NAMES;
-  const names = list.split(',').map((name) => name.trim());
-  for (const name of names) {
-    if (!(WORKLOAD_NAMES as readonly string[]).includes(name)) {
-      throw new Error(`unknown workload ${name}: choose from ${WORKLOAD_NAMES.join(', ')}`);
-    }
-  }
-  return names as WorkloadName[];
-}
+type Command =
+  | { readonly command: 'warm-up'; readonly workloads: readonly WorkloadName[] }
+  | { readonly command: 'run'; readonly workload: WorkloadName }
+  | { readonly command: 'close' };
 
 async function open(store: string | undefined): Promise<StoreUnderTest> {
   const connectionString = values['database-url'] ?? '';
@@ -60,14 +59,38 @@ async function open(store: string | undefined): Promise<StoreUnderTest> {
   }
 }
 
-const only = chosenWorkloads(values.only);
+function checkWorkload(name: unknown): WorkloadName {
+  if (!(WORKLOAD_NAMES as readonly unknown[]).includes(name)) {
+    throw new Error(`unknown workload ${String(name)}: choose from ${WORKLOAD_NAMES.join(', ')}`);
+  }
+  return name as WorkloadName;
+}
+
+function answer(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
 const target = await open(values.store);
+const scale = values.quick ? QUICK_SCALE : FULL_SCALE;
 try {
-  const warmUpStart = performance.now();
-  await runWorkloads(target, WARM_UP_SCALE, only);
-  const warmUpSeconds = (performance.now() - warmUpStart) / 1000;
-  const results = await runWorkloads(target, values.quick ? QUICK_SCALE : FULL_SCALE, only);
-  process.stdout.write(`${JSON.stringify({ store: values.store, warmUpSeconds, results })}\n`);
+  // Commands arrive one at a time: main.ts waits for each answer before sending the next.
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line.trim() === '') continue;
+    const command = JSON.parse(line) as Command;
+    if (command.command === 'close') break;
+    if (command.command === 'warm-up') {
+      const startMs = performance.now();
+      for (const workload of command.workloads) await runWorkload(target, WARM_UP_SCALE, checkWorkload(workload));
+      answer({ warmUpSeconds: (performance.now() - startMs) / 1000 });
+    } else if (command.command === 'run') {
+      answer(await runWorkload(target, scale, checkWorkload(command.workload)));
+    } else {
+      throw new Error(`unknown command ${line}`);
+    }
+  }
 } finally {
   await target.close();
 }
+answer({ closed: true });
+// stdin stays open until the parent closes it; nothing is left to do, so leave without waiting.
+process.stdin.destroy();

@@ -30,6 +30,8 @@ export interface StoreUnderTest {
   reset(): Promise<void>;
   /** VACUUM ANALYZE and CHECKPOINT: fresh statistics, set hint bits, no checkpoint mid-measurement. */
   settle(): Promise<void>;
+  /** Opens every pool connection (a few overlapping trivial queries), so no timed call waits for one. */
+  openConnections(): Promise<void>;
   /** Process ids of the PostgreSQL backends serving this store (none for PGlite, which runs in process). */
   serverProcessIds(): Promise<number[]>;
   close(): Promise<void>;
@@ -79,32 +81,36 @@ export interface Scale {
   readonly catchUpPasses: number;
   /** Every timed phase stops here even if unfinished (and says so), so a slow store cannot hang the run. */
   readonly phaseDurationSecondsMax: number;
+  /** VACUUM ANALYZE and CHECKPOINT before each timed phase; the warm-up skips them, it times nothing. */
+  readonly settle: boolean;
 }
 
 export const FULL_SCALE: Scale = {
-  sequentialAppends: 3_000,
+  sequentialAppends: 2_000,
   concurrentWriters: 32,
-  concurrentAppendsPerWriter: 200,
+  concurrentAppendsPerWriter: 150,
   batchWriters: 32,
   batchEvents: 100,
-  batchesPerWriter: 20,
+  batchesPerWriter: 15,
   longStreamEvents: 10_000,
-  longStreamReads: 20,
+  longStreamReads: 10,
   logStreams: 100,
   logEventsPerStream: 1_000,
   logPageEvents: 1_000,
   catchUpPasses: 1,
   phaseDurationSecondsMax: 60,
+  settle: true,
 };
 
 export const WARM_UP_SCALE: Scale = {
   ...FULL_SCALE,
-  sequentialAppends: 300,
-  concurrentAppendsPerWriter: 20,
+  sequentialAppends: 200,
+  concurrentAppendsPerWriter: 15,
   batchesPerWriter: 2,
   longStreamEvents: 1_000,
   longStreamReads: 5,
   logStreams: 10,
+  settle: false,
 };
 
 /** For trying the harness out: a few seconds per store, numbers not worth reporting. */
@@ -116,6 +122,7 @@ export const QUICK_SCALE: Scale = {
   longStreamEvents: 2_000,
   longStreamReads: 5,
   logStreams: 20,
+  settle: true,
 };
 
 /** Bound on the pages a catch-up pass may read: twice what the log needs, so a loop cannot run away. */
@@ -179,6 +186,10 @@ class Phase {
 
   /** Starts the clock (and the CPU meters) once everything the phase needs is prepared. */
   static async start(store: StoreUnderTest, scale: Scale): Promise<Phase> {
+    if (scale.settle) await store.settle();
+    // The other store ran meanwhile and the pool may have closed idle connections: open them again
+    // now rather than inside the timed phase.
+    await store.openConnections();
     const phase = new Phase(store, scale);
     phase.#serverCpu = backendCpuSnapshot(await store.serverProcessIds());
     phase.#clientCpuSeconds = ownCpuSeconds();
@@ -229,7 +240,6 @@ async function appendSequential(store: StoreUnderTest, scale: Scale): Promise<Wo
   const stream = 'account-sequential';
   await store.append(stream, events(1, 0), 0n);
   const inputs = Array.from({ length: scale.sequentialAppends }, () => events(1, 0));
-  await store.settle();
   const phase = await Phase.start(store, scale);
   let version = 1n;
   for (const input of inputs) {
@@ -256,7 +266,6 @@ async function appendConcurrent(
   const inputs = streams.map((_, writer) =>
     Array.from({ length: appendsPerWriter }, () => events(eventsPerAppend, writer)),
   );
-  await store.settle();
   const phase = await Phase.start(store, scale);
   await Promise.all(
     streams.map(async (stream, writer) => {
@@ -279,7 +288,6 @@ async function readLongStream(store: StoreUnderTest, scale: Scale): Promise<Work
   for (let version = 0; version < scale.longStreamEvents; version += chunkEvents) {
     await store.append(stream, events(chunkEvents, 1), BigInt(version));
   }
-  await store.settle();
   // One untimed read so both stores start from pages already in shared buffers.
   await store.readStream(stream);
   const phase = await Phase.start(store, scale);
@@ -318,7 +326,6 @@ async function catchUp(store: StoreUnderTest, scale: Scale): Promise<WorkloadRes
   const expected = scale.logStreams * scale.logEventsPerStream;
   // The log was just written, so both stores start with its pages in shared buffers (it takes about
   // 85 MB with its indexes in either store; the default is 128 MB): no untimed pass is needed.
-  await store.settle();
   const phase = await Phase.start(store, scale);
   for (let pass = 0; pass < scale.catchUpPasses; pass += 1) {
     if (!phase.hasTime()) break;
@@ -337,40 +344,37 @@ export const WORKLOAD_NAMES: readonly WorkloadName[] = [
   'catch-up-100k',
 ];
 
-/** Runs the chosen workloads (all by default) in the fixed order, each from an empty store. */
-export async function runWorkloads(
+/** Runs one workload from an empty store. */
+export async function runWorkload(
   store: StoreUnderTest,
   scale: Scale,
-  only: readonly WorkloadName[] = WORKLOAD_NAMES,
-): Promise<WorkloadResult[]> {
-  const results: WorkloadResult[] = [];
-  const steps: Readonly<Record<WorkloadName, () => Promise<WorkloadResult>>> = {
-    'append-sequential-1': () => appendSequential(store, scale),
-    'append-concurrent-32x1': () =>
-      appendConcurrent(
+  workload: WorkloadName,
+): Promise<WorkloadResult> {
+  await store.reset();
+  switch (workload) {
+    case 'append-sequential-1':
+      return appendSequential(store, scale);
+    case 'append-concurrent-32x1':
+      return appendConcurrent(
         store,
         scale,
         scale.concurrentWriters,
         scale.concurrentAppendsPerWriter,
         1,
         'append-concurrent-32x1',
-      ),
-    'append-concurrent-32x100': () =>
-      appendConcurrent(
+      );
+    case 'append-concurrent-32x100':
+      return appendConcurrent(
         store,
         scale,
         scale.batchWriters,
         scale.batchesPerWriter,
         scale.batchEvents,
         'append-concurrent-32x100',
-      ),
-    'read-stream-10k': () => readLongStream(store, scale),
-    'catch-up-100k': () => catchUp(store, scale),
-  };
-  for (const workload of WORKLOAD_NAMES) {
-    if (!only.includes(workload)) continue;
-    await store.reset();
-    results.push(await steps[workload]());
+      );
+    case 'read-stream-10k':
+      return readLongStream(store, scale);
+    case 'catch-up-100k':
+      return catchUp(store, scale);
   }
-  return results;
 }
