@@ -36,6 +36,7 @@ export {
   type CdrListRequest,
   callById,
   callsOfAccount,
+  callsWithId,
   cdrs,
 } from './calls/queries.ts';
 export { assertEntryRowsBalanced, journalProjection } from './journal/projection.ts';

@@ -140,6 +140,15 @@ export async function callById(
   return row === undefined ? null : callView(row);
 }
 
+/**
+ * A call by its uuid in whichever account it was rated (`GET /cdrs/:id`): normally one row; a uuid
+ * reported under two accounts (a misconfigured switch) returns both, oldest account first.
+ */
+export async function callsWithId(tx: SqlQueryable, schema: string, callId: string): Promise<CallView[]> {
+  const rows = await run(tx, db.withSchema(schema).selectFrom('calls').selectAll().where('call_id', '=', callId).orderBy('account_id').limit(10));
+  return rows.map(callView);
+}
+
 const CALL_STATUSES = ['authorized', 'rated', 'expired'] as const;
 
 export interface CallListRequest extends PageRequest {

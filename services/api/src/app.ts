@@ -18,6 +18,7 @@ import { authRoutes } from './routes/auth.ts';
 import { callRoutes } from './routes/calls.ts';
 import { freeswitchRoutes } from './routes/freeswitch.ts';
 import { healthRoutes } from './routes/health.ts';
+import { readRoutes } from './routes/reads.ts';
 import { streamRoutes } from './routes/stream.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { tariffRoutes } from './routes/tariffs.ts';
@@ -155,6 +156,7 @@ export async function buildApp(deps: ApiDeps): Promise<Api> {
     async (v1) => {
       await v1.register(authRoutes);
       await v1.register(accountRoutes);
+      await v1.register(readRoutes);
       await v1.register(subscriptionRoutes);
       await v1.register(callRoutes);
       await v1.register(tariffRoutes);
