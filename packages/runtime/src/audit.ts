@@ -10,7 +10,15 @@ import {
 } from '@khata/domain';
 import type { Position, RecordedEvent } from '@khata/event-store';
 import type { ChainReport } from '@khata/ledger';
-import { balanceOf } from '@khata/projections';
+import {
+  accountById,
+  balanceOf,
+  callsOfAccount,
+  customerBalanceOf,
+  numbersOfAccount,
+  subscriptionById,
+  unbalancedEntries,
+} from '@khata/projections';
 import type { Khata } from './khata.ts';
 
 /** One thing a read model (or the hot projection) says differently from the replayed stream. */
@@ -112,6 +120,7 @@ export async function verifyAccount(khata: Khata, accountId: string): Promise<Ve
       month === null ? 0 : Math.max(0, month.freeSeconds - month.usedSeconds - state.reservedFreeSeconds);
     expect('balances', 'freeSecondsLeft', freeLeft, balance.freeSecondsLeft);
   }
+  differences.push(...(await readModelDifferences(khata, accountId, state, replay.events > 0)));
   for (const check of extraChecks) differences.push(...(await check(khata, accountId, state)));
   const hot = await khata.hot.store.get(accountId).catch(() => null);
   if (hot !== null) {
@@ -142,6 +151,104 @@ export async function verifyAccount(khata: Khata, accountId: string): Promise<Ve
     ok: chain.ok && differences.length === 0,
   };
 }
+
+/** The accounts, subscriptions, calls and journal read models against the replayed state. */
+async function readModelDifferences(
+  khata: Khata,
+  accountId: string,
+  state: AccountState,
+  exists: boolean,
+): Promise<Difference[]> {
+  const differences: Difference[] = [];
+  const expect = (source: string, field: string, expected: unknown, actual: unknown): void => {
+    if (String(expected) !== String(actual))
+      differences.push({ source, field, expected: String(expected), actual: String(actual) });
+  };
+  const db = khata.readDb;
+  const account = await accountById(db, await khata.readModelSchema('accounts'), accountId);
+  if (account === null) {
+    if (exists) differences.push({ source: 'accounts', field: 'row', expected: 'present', actual: 'missing' });
+    return differences;
+  }
+  expect('accounts', 'status', state.status, account.status);
+  expect('accounts', 'legalName', state.profile?.legalName, account.legalName);
+  expect('accounts', 'billingMode', state.billingMode, account.billingMode);
+  expect('accounts', 'plan', state.subscription?.planId ?? null, account.plan?.planId ?? null);
+  const numbers = await numbersOfAccount(db, await khata.readModelSchema('accounts'), accountId);
+  expect(
+    'accounts',
+    'toll-free numbers',
+    [...state.tollFreeNumbers].sort().join(','),
+    numbers
+      .filter((n) => n.kind === 'toll-free')
+      .map((n) => n.number)
+      .sort()
+      .join(','),
+  );
+  expect(
+    'accounts',
+    'extensions',
+    [...state.extensions].sort().join(','),
+    numbers
+      .filter((n) => n.kind === 'extension')
+      .map((n) => n.number)
+      .sort()
+      .join(','),
+  );
+
+  const subscription = state.subscription;
+  if (subscription !== null) {
+    const view = await subscriptionById(db, await khata.readModelSchema('subscriptions'), subscription.subscriptionId);
+    if (view === null) {
+      differences.push({
+        source: 'subscriptions',
+        field: 'row',
+        expected: subscription.subscriptionId,
+        actual: 'missing',
+      });
+    } else {
+      expect('subscriptions', 'planId', subscription.planId, view.planId);
+      expect('subscriptions', 'cycle', subscription.cycle, view.cycle);
+      expect('subscriptions', 'periodStart', subscription.periodStart, view.currentPeriod.start);
+      expect('subscriptions', 'periodEnd', subscription.periodEnd, view.currentPeriod.end);
+    }
+  }
+
+  const open = [];
+  for (let cursor: string | null = null, pages = 0; pages < OPEN_CALL_PAGES_MAX; pages += 1) {
+    const page = await callsOfAccount(db, await khata.readModelSchema('calls'), accountId, {
+      status: 'authorized',
+      limit: 200,
+      cursor,
+    });
+    open.push(...page.items);
+    if (page.nextCursor === null) break;
+    cursor = page.nextCursor;
+  }
+  expect(
+    'calls',
+    'open calls',
+    [...state.reservations.keys()].sort().join(','),
+    open
+      .map((call) => call.callId)
+      .sort()
+      .join(','),
+  );
+
+  const journal = await khata.readModelSchema('journal');
+  expect('journal', 'customer balance', state.balance, await customerBalanceOf(db, journal, accountId));
+  const unbalanced = await unbalancedEntries(db, journal);
+  if (unbalanced.length > 0)
+    differences.push({
+      source: 'journal',
+      field: 'balanced entries',
+      expected: 'all',
+      actual: `${unbalanced.length} unbalanced`,
+    });
+  return differences;
+}
+
+const OPEN_CALL_PAGES_MAX = 50;
 
 /** Further read models register their comparisons here (accounts, subscriptions, calls, journal…). */
 export type ReadModelCheck = (khata: Khata, accountId: string, replayed: AccountState) => Promise<Difference[]>;
