@@ -56,6 +56,7 @@ const POOL_MAX_CONNECTIONS_DEFAULT = 10;
 const IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT = 10_000;
 const STATEMENT_TIMEOUT_MS_DEFAULT = 30_000;
 const CONNECT_TIMEOUT_MS_DEFAULT = 5_000;
+const LISTEN_RETRY_MS = 1_000;
 
 export function createPostgresClient(options: PostgresClientOptions): SqlClient {
   const idleInTx = options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT;
@@ -97,7 +98,13 @@ export function createPostgresClient(options: PostgresClientOptions): SqlClient 
     },
     async transaction(work) {
       const connection = await pool.connect();
+      // A checked-out connection that the server drops between two statements emits 'error' on the
+      // client, not the pool; remember it so the connection is destroyed instead of reused.
       let broken: unknown;
+      const onError = (error: Error): void => {
+        broken = error;
+      };
+      connection.on('error', onError);
       try {
         await connection.query('BEGIN');
         const result = await work({
@@ -117,22 +124,72 @@ export function createPostgresClient(options: PostgresClientOptions): SqlClient 
         throw error;
       } finally {
         // A connection whose rollback failed is in an unknown state: destroy it instead of reusing it.
+        connection.off('error', onError);
         connection.release(broken instanceof Error ? broken : undefined);
       }
     },
     async listen(channel, onNotify) {
-      const connection = await pool.connect();
+      // One dedicated connection holds the LISTEN. When the server drops it (restart, failover,
+      // terminated backend) it is replaced after a short pause; notifications sent in between are
+      // lost, which callers tolerate because they also poll.
+      let stopped = false;
+      let current: { connection: pg.PoolClient; onError: (error: Error) => void } | null = null;
+      let retry: NodeJS.Timeout | undefined;
       const handler = (message: pg.Notification): void => {
         if (message.channel === channel) onNotify(message.payload ?? '');
       };
-      connection.on('notification', handler);
-      await connection.query(`LISTEN ${quoteIdentifier(channel)}`);
+      const attach = async (reattached: boolean): Promise<void> => {
+        const connection = await pool.connect();
+        const onError = (error: Error): void => {
+          connection.off('notification', handler);
+          connection.off('error', onError);
+          if (current?.connection === connection) current = null;
+          connection.release(error);
+          if (!stopped) retry = setTimeout(reattach, LISTEN_RETRY_MS);
+        };
+        connection.on('error', onError);
+        connection.on('notification', handler);
+        try {
+          await connection.query(`LISTEN ${quoteIdentifier(channel)}`);
+        } catch (error) {
+          connection.off('notification', handler);
+          connection.off('error', onError);
+          connection.release(error instanceof Error ? error : true);
+          throw error;
+        }
+        current = { connection, onError };
+        // The caller's wait may have missed a notification while no connection listened.
+        if (reattached) onNotify('');
+      };
+      const reattach = (): void => {
+        retry = undefined;
+        if (stopped) return;
+        attach(true).catch(() => {
+          if (!stopped) retry = setTimeout(reattach, LISTEN_RETRY_MS);
+        });
+      };
+      await attach(false);
       return async () => {
+        stopped = true;
+        if (retry !== undefined) clearTimeout(retry);
+        const held = current;
+        current = null;
+        if (held === null) return;
+        const { connection, onError } = held;
         connection.off('notification', handler);
+        connection.off('error', onError);
+        let broken: unknown;
+        const onLateError = (error: Error): void => {
+          broken = error;
+        };
+        connection.on('error', onLateError);
         try {
           await connection.query(`UNLISTEN ${quoteIdentifier(channel)}`);
+        } catch (error) {
+          broken = error;
         } finally {
-          connection.release();
+          connection.off('error', onLateError);
+          connection.release(broken === undefined ? undefined : broken instanceof Error ? broken : true);
         }
       };
     },

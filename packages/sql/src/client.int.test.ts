@@ -1,0 +1,70 @@
+import { createTestDatabase, describeWithService, postgres, type TestDatabase } from '@khata/testing';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createPostgresClient, type SqlClient } from './client.ts';
+
+describeWithService(postgres(), 'postgres client: connections the server ends', (serverUrl) => {
+  let database: TestDatabase;
+  let admin: SqlClient;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(serverUrl);
+    admin = createPostgresClient({ connectionString: database.url, applicationName: 'khata-test-admin' });
+  });
+  afterAll(async () => {
+    await admin?.close();
+    await database?.drop();
+  });
+
+  const terminate = (applicationName: string): Promise<unknown[]> =>
+    admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
+      applicationName,
+    ]);
+
+  const waitFor = async (condition: () => boolean, timeoutMs: number): Promise<void> => {
+    const deadline = performance.now() + timeoutMs;
+    while (!condition()) {
+      if (performance.now() > deadline) throw new Error('condition not met in time');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  };
+
+  it('listens again after the server ends the listening connection, without an unhandled error', async () => {
+    const client = createPostgresClient({ connectionString: database.url, applicationName: 'khata-test-listen' });
+    const payloads: string[] = [];
+    const unlisten = await client.listen('khata_test_channel', (payload) => payloads.push(payload));
+    try {
+      await admin.query("SELECT pg_notify('khata_test_channel', 'before')");
+      await waitFor(() => payloads.includes('before'), 5_000);
+
+      await terminate('khata-test-listen');
+      // The replacement connection announces itself with an empty payload (a wake-up for pollers).
+      await waitFor(() => payloads.includes(''), 5_000);
+      await admin.query("SELECT pg_notify('khata_test_channel', 'after')");
+      await waitFor(() => payloads.includes('after'), 5_000);
+    } finally {
+      await unlisten();
+      await client.close();
+    }
+  });
+
+  it('destroys a connection ended inside a transaction instead of returning it to the pool', async () => {
+    const client = createPostgresClient({
+      connectionString: database.url,
+      applicationName: 'khata-test-tx',
+      maxConnections: 1,
+    });
+    try {
+      const attempt = client.transaction(async (tx) => {
+        await tx.query('SELECT 1');
+        await terminate('khata-test-tx');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await tx.query('SELECT 2');
+      });
+      await expect(attempt).rejects.toThrow();
+      // The only pooled connection was replaced, so the pool still serves queries.
+      expect(await client.query<{ one: number }>('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    } finally {
+      await client.close();
+    }
+  });
+});
