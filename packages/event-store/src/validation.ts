@@ -108,37 +108,54 @@ function assertJsonObject(value: unknown, field: string): void {
   if (!isPlainObject(value)) {
     throw new InvalidAppend('INVALID_EVENT', field, 'must be a JSON object');
   }
-  assertJson(value, field, 0);
+  const problem = jsonProblem(value, 0);
+  if (problem !== undefined) throw new InvalidAppend('INVALID_EVENT', `${field}${problem.path}`, problem.reason);
+}
+
+interface JsonProblem {
+  path: string;
+  readonly reason: string;
 }
 
 /**
  * Accepts exactly what survives a JSON round trip unchanged: plain objects, arrays, strings, finite
  * numbers, booleans and null. Anything else (undefined, NaN, bigint, Date, functions, class instances,
- * cycles) would be silently altered by JSON.stringify, so it is refused instead.
+ * cycles) would be silently altered by JSON.stringify, so it is refused instead. The path to the
+ * offending value is built only on the way out of a failure, so a valid event allocates nothing.
  */
-function assertJson(value: unknown, field: string, depth: number): void {
-  if (depth > JSON_DEPTH_MAX) {
-    throw new InvalidAppend('INVALID_EVENT', field, `nested deeper than ${JSON_DEPTH_MAX} levels`);
-  }
+function jsonProblem(value: unknown, depth: number): JsonProblem | undefined {
+  if (depth > JSON_DEPTH_MAX) return { path: '', reason: `nested deeper than ${JSON_DEPTH_MAX} levels` };
   switch (typeof value) {
     case 'string':
     case 'boolean':
-      return;
+      return undefined;
     case 'number':
-      if (!Number.isFinite(value)) throw new InvalidAppend('INVALID_EVENT', field, 'is not a finite number');
-      return;
+      return Number.isFinite(value) ? undefined : { path: '', reason: 'is not a finite number' };
     case 'object': {
-      if (value === null) return;
+      if (value === null) return undefined;
       if (Array.isArray(value)) {
-        for (const [index, item] of value.entries()) assertJson(item, `${field}[${index}]`, depth + 1);
-        return;
+        for (let index = 0; index < value.length; index++) {
+          const problem = jsonProblem(value[index], depth + 1);
+          if (problem !== undefined) {
+            problem.path = `[${index}]${problem.path}`;
+            return problem;
+          }
+        }
+        return undefined;
       }
-      if (!isPlainObject(value)) throw new InvalidAppend('INVALID_EVENT', field, 'is not a plain JSON object');
-      for (const [key, item] of Object.entries(value)) assertJson(item, `${field}.${key}`, depth + 1);
-      return;
+      if (!isPlainObject(value)) return { path: '', reason: 'is not a plain JSON object' };
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) continue;
+        const problem = jsonProblem(value[key], depth + 1);
+        if (problem !== undefined) {
+          problem.path = `.${key}${problem.path}`;
+          return problem;
+        }
+      }
+      return undefined;
     }
     default:
-      throw new InvalidAppend('INVALID_EVENT', field, `${typeof value} is not JSON`);
+      return { path: '', reason: `${typeof value} is not JSON` };
   }
 }
 

@@ -45,7 +45,7 @@ interface EventRow {
   schema_version: number;
   data: RecordedEvent['data'];
   metadata: RecordedEvent['metadata'];
-  stored_at: Date;
+  stored_ms: string;
 }
 
 interface AppendRow {
@@ -56,8 +56,13 @@ interface AppendRow {
   actual_version: string;
 }
 
-const EVENT_COLUMNS = `transaction_id, global_position, stream_id, stream_version, event_id, event_type,
-  schema_version, data, metadata, stored_at`;
+// The stored time travels as integer epoch milliseconds: parsing timestamptz text into a Date costs
+// more per row than the rest of the decoding together, and a Date holds milliseconds anyway.
+const eventColumns = (alias: string): string =>
+  `${alias}transaction_id, ${alias}global_position, ${alias}stream_id, ${alias}stream_version, ${alias}event_id,
+  ${alias}event_type, ${alias}schema_version, ${alias}data, ${alias}metadata,
+  floor(extract(epoch FROM ${alias}stored_at) * 1000)::int8 AS stored_ms`;
+const EVENT_COLUMNS = eventColumns('');
 
 export function sqlPosition(transactionId: string, globalPosition: string): Position {
   return `${transactionId.padStart(20, '0')}:${globalPosition.padStart(20, '0')}` as Position;
@@ -80,7 +85,7 @@ function toRecorded(row: EventRow): RecordedEvent {
     streamId: row.stream_id as string,
     version: BigInt(row.stream_version),
     position: sqlPosition(row.transaction_id, row.global_position),
-    storedAt: row.stored_at,
+    storedAt: new Date(Number(row.stored_ms)),
   };
 }
 
@@ -340,7 +345,7 @@ export class SqlEventStore implements EventStore {
       text = `
         WITH bound AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
         page AS (
-          SELECT ${EVENT_COLUMNS.replaceAll(/(\w+)/g, 'e.$1')}
+          SELECT ${eventColumns('e.')}
             FROM es.events e, bound
            WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
              AND e.transaction_id < bound.xmin
