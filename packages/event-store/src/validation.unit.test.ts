@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidAppend } from './errors.ts';
+import type { JsonObject } from './types.ts';
 import { validateEvents } from './validation.ts';
 
 const eventId = '5f0c7d2e-8a41-4c3b-9e6f-1a2b3c4d5e6f';
@@ -31,7 +32,7 @@ describe('event validation', () => {
   });
 
   it('accepts JSON, including null-prototype objects, and serializes it once', () => {
-    const data = Object.assign(Object.create(null) as Record<string, unknown>, { n: 1, s: 'x', l: [null, true] });
+    const data = Object.assign(Object.create(null) as JsonObject, { n: 1, s: 'x', l: [null, true] });
     const [validated] = validateEvents([{ eventId, type: 'Test', data }]);
     expect(validated?.dataJson).toBe('{"n":1,"s":"x","l":[null,true]}');
     expect(validated?.metadataJson).toBe('{}');
