@@ -3,7 +3,7 @@
  * the monthly free-minute reset and subscription renewals. Each is a projection over the scheduler's
  * jobs (exactly-once reaction), and each job runs one idempotent command with a deterministic id.
  */
-export { jobHandlers, type RunCommand } from './jobs.ts';
+export { jobHandlers, RATE_CDR, type RunCommand } from './jobs.ts';
 export {
   CHARGE_SUBSCRIPTION,
   EXPIRE_RESERVATION,

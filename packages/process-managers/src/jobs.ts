@@ -21,6 +21,14 @@ function commandId(job: Job): string {
 /** Rejections that mean "nothing to do (any more)"; others are retried with back-off. */
 const SETTLED = new Set(['RESERVATION_NOT_EXPIRED', 'NO_ACTIVE_SUBSCRIPTION', 'UNKNOWN_ACCOUNT', 'ACCOUNT_CLOSED']);
 
+/**
+ * A CDR FreeSWITCH posted (`rate-cdr:<call uuid>`, scheduled by @khata/esl-service's CDR inbox when the
+ * webhook has recorded it). The job row is the durable record; rating it is the asynchronous part. Its
+ * payload: `accountId` (null when no account could be found), `billable` (false for B-legs) and `cdr`
+ * (RateCdr's shape). The same call rated twice charges once: CdrRated's event id comes from the call uuid.
+ */
+export const RATE_CDR = 'rate-cdr';
+
 export function jobHandlers(run: RunCommand): { readonly [kind: string]: JobHandler } {
   const handle = (build: (job: Job) => object): JobHandler => {
     return async (job) => {
@@ -36,7 +44,12 @@ export function jobHandlers(run: RunCommand): { readonly [kind: string]: JobHand
       }
     };
   };
+  const rateCdr = handle((job) => ({ type: 'RateCdr', cdr: job.payload.cdr }));
   return {
+    // B-legs and CDRs of no known account are kept as received, with nothing to bill.
+    [RATE_CDR]: async (job) => {
+      if (job.payload.billable === true && typeof job.payload.accountId === 'string') await rateCdr(job);
+    },
     [EXPIRE_RESERVATION]: handle((job) => ({ type: 'ExpireReservation', callId: job.payload.callId })),
     [START_USAGE_MONTH]: handle((job) => ({ type: 'StartUsageMonth', on: job.payload.on })),
     [CHARGE_SUBSCRIPTION]: handle((job) => ({ type: 'ChargeSubscription', on: job.payload.on })),

@@ -58,7 +58,7 @@ function commandsFor(standIn: ConnectedSwitch['standIn'], callId: string): strin
 }
 
 describe('ESL connector against the FreeSWITCH stand-in', () => {
-  it('authorizes a toll-free call: marks it, caps it at the reserved seconds on answer, transfers it, rates its CDR', async () => {
+  it('authorizes a toll-free call once: marks it, caps it at the reserved seconds on answer, transfers it, rates its CDR', async () => {
     const account = await openTestAccount(khata, {
       topUp: '1180.00',
       tollFreeNumbers: ['18004190001'],
@@ -81,6 +81,25 @@ describe('ESL connector against the FreeSWITCH stand-in', () => {
       { destination: '18004190001', dialplan: 'XML', context: 'public' },
     ]);
 
+    // The same CHANNEL_PARK delivered again (without the marker a real re-park would carry) changes nothing.
+    standIn.emit({
+      headers: [
+        ['Event-Name', 'CHANNEL_PARK'],
+        ['Unique-ID', callId],
+        ['Caller-Caller-ID-Number', CALLER],
+        ['Caller-Destination-Number', '18004190001'],
+        ['Caller-Context', 'public'],
+      ],
+      body: null,
+    });
+    await eventually(
+      async () => /khata_esl_duplicate_parks_total\{[^}]*} [1-9]/.test(await khata.metrics.metrics()),
+      'the duplicate to be seen',
+    );
+    await node.settled();
+    expect(commandsFor(standIn, callId)).toHaveLength(3);
+    expect(await eventsOf(account.accountId, 'CallAuthorized', callId)).toHaveLength(1);
+
     standIn.answer(callId);
     // The switch itself ends the call after the reserved seconds: the task the answer scheduled.
     expect(standIn.scheduledTasks.filter((task) => task.group === callId).map((task) => task.command)).toEqual([
@@ -92,6 +111,11 @@ describe('ESL connector against the FreeSWITCH stand-in', () => {
     expect(rated).toMatchObject({ billableMilliseconds: 90_500, durationSeconds: 91, hadReservation: true });
     expect((await khata.ledger.load(account.accountId)).state.reservations.has(callId)).toBe(false);
     expect(node.activeCallIds).not.toContain(callId);
+    const decisions = await khata.metrics.getSingleMetricAsString('khata_esl_decision_seconds');
+    expect(decisions).toMatch(/khata_esl_decision_seconds_count\{node="[^"]+",decision="transfer"} [1-9]/);
+    const connections = await khata.metrics.getSingleMetricAsString('khata_esl_connection_up');
+    expect(connections).toContain(`khata_esl_connection_up{node="${node.name}",connection="event"} 1`);
+    expect(connections).toContain(`khata_esl_connection_up{node="${node.name}",connection="command"} 1`);
   });
 
   it('refuses a call the account cannot pay for with the configured cause, and reserves nothing', async () => {
@@ -174,6 +198,35 @@ describe('ESL connector against the FreeSWITCH stand-in', () => {
     expect(standIn.scheduledTasks.filter((task) => task.group === callId)).toHaveLength(1);
     standIn.hangup(callId, 'NORMAL_CLEARING', 30_000);
     await eventually(async () => (await eventsOf(account.accountId, 'CdrRated', callId)).length === 1, 'the CDR');
+  });
+
+  it('warns the caller before the limit when a low-balance sound is configured, and again after an extension', async () => {
+    const account = await openTestAccount(khata, { topUp: '590.00' });
+    const { standIn, node } = await connect({
+      lowBalanceWarning: { soundPath: '/usr/share/freeswitch/sounds/khata/low_balance.wav', secondsBeforeEnd: 30 },
+    });
+    const callId = standIn.park({ callerNumber: '101', destination: US_NUMBER, accountCode: account.accountId });
+    await standIn.waitForCommand((command) => command.line.startsWith(`api uuid_transfer ${callId}`));
+    await node.settled();
+    const limit = node.callInfo(callId)?.maxSeconds as number;
+    standIn.answer(callId);
+    const warning = await standIn.waitForCommand((command) => command.line.startsWith('api sched_broadcast'));
+    expect(warning.line).toBe(
+      `api sched_broadcast +${limit - 30} ${callId} /usr/share/freeswitch/sounds/khata/low_balance.wav aleg`,
+    );
+    const fromIndex = standIn.commands.length;
+    await runCommand(khata, account.accountId, 'TopUpWallet', { amount: '118.00' });
+    const again = await standIn.waitForCommand((command) => command.line.startsWith('api sched_broadcast'), {
+      fromIndex,
+    });
+    await node.settled();
+    const longer = node.callInfo(callId)?.maxSeconds as number;
+    expect(longer).toBeGreaterThan(limit);
+    expect(again.line).toMatch(new RegExp(`^api sched_broadcast \\+(${longer - 30}|${longer - 31}) ${callId} `));
+    // sched_del removed the first cap and warning: one of each is left, for the new limit.
+    expect(
+      standIn.scheduledTasks.filter((task) => task.group === callId).map((task) => task.command.split(' ')[0]),
+    ).toEqual(['hangup', 'broadcast']);
   });
 
   it('survives a FreeSWITCH restart: reconnects, releases calls that ended meanwhile, decides calls parked meanwhile', async () => {

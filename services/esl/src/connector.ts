@@ -65,16 +65,26 @@ export const CONNECTOR_EVENTS = [
 export const EXTENDING_EVENT_TYPES = ['WalletToppedUp', 'WalletAdjusted', 'PaymentRecorded'] as const;
 
 /**
- * Park decisions in progress on one node. Each holds a few database round trips; past this many the switch is
- * told to back off (SWITCH_CONGESTION, SIP 503) rather than letting the queue, and every caller's wait, grow.
+ * Park decisions in progress on one node. In flight = rate × latency: SPEC §14's 2,000 authorizations/s at
+ * 10 ms is 20. Past this many Khata is not keeping up, and the switch is told to back off at once
+ * (SWITCH_CONGESTION, SIP 503) rather than letting the queue grow until every caller waits into park_timeout.
  */
-export const PARKS_IN_FLIGHT_MAX = 512;
+export const PARKS_IN_FLIGHT_MAX = 128;
 /** Call uuids remembered as decided, so a re-park (or a duplicate event) is not authorized again. */
 export const DECIDED_CALLS_REMEMBERED_MAX = 50_000;
 /** Channels one reconcile looks at; a switch reports far fewer (each channel is a call leg). */
 export const RECONCILE_CHANNELS_MAX = 20_000;
 /** Subscription batch for the money events that extend calls. */
 export const EXTENSION_EVENTS_BATCH_MAX = 200;
+/**
+ * Command connections per switch. FreeSWITCH answers one `api` at a time per connection, and a call needs three
+ * before it leaves the park, so one connection caps the decisions per second at 1 / (3 × round trip); calls are
+ * spread over this many (each call always uses the same one, so its commands stay in order).
+ */
+export const COMMAND_CONNECTIONS_DEFAULT = 4;
+export const COMMAND_CONNECTIONS_MAX = 32;
+/** Rounds of `settled()`: work finishing can start more (a hangup's CDR), but not without end. */
+const SETTLE_ROUNDS_MAX = 1_000;
 /** How long `close()` waits for decisions in flight before closing the connections. */
 export const CLOSE_WAIT_MILLISECONDS = 5_000;
 
@@ -111,6 +121,8 @@ export interface EslConnectorOptions {
   /** Off by default. */
   readonly lowBalanceWarning?: LowBalanceWarning | null;
   readonly parksInFlightMax?: number;
+  /** COMMAND_CONNECTIONS_DEFAULT when absent. */
+  readonly commandConnections?: number;
   readonly log?: KhataLog;
   /** Client tuning (reconnect delays, timeouts) for tests and operators. */
   readonly client?: Partial<Omit<EslClientOptions, 'host' | 'port' | 'password' | 'events'>>;
@@ -159,6 +171,16 @@ export class EslConnector {
     const cause = options.deniedHangupCause ?? DENIED_HANGUP_CAUSE_DEFAULT;
     if (!HANGUP_CAUSES.has(cause)) throw new RangeError(`unknown hangup cause ${JSON.stringify(cause)}`);
     const warning = options.lowBalanceWarning ?? null;
+    const commandConnections = options.commandConnections ?? COMMAND_CONNECTIONS_DEFAULT;
+    if (
+      !(
+        Number.isSafeInteger(commandConnections) &&
+        commandConnections >= 1 &&
+        commandConnections <= COMMAND_CONNECTIONS_MAX
+      )
+    ) {
+      throw new RangeError(`commandConnections must be 1..${COMMAND_CONNECTIONS_MAX}`);
+    }
     if (warning !== null && !(Number.isSafeInteger(warning.secondsBeforeEnd) && warning.secondsBeforeEnd > 0)) {
       throw new RangeError('lowBalanceWarning.secondsBeforeEnd must be a positive whole number of seconds');
     }
@@ -175,6 +197,7 @@ export class EslConnector {
           deniedHangupCause: cause,
           lowBalanceWarning: warning,
           parksInFlightMax: options.parksInFlightMax ?? PARKS_IN_FLIGHT_MAX,
+          commandConnections,
           client: options.client ?? {},
           wallClockMilliseconds: options.wallClockMilliseconds ?? Date.now,
         }),
@@ -228,14 +251,18 @@ interface NodeConnectorOptions {
   readonly deniedHangupCause: string;
   readonly lowBalanceWarning: LowBalanceWarning | null;
   readonly parksInFlightMax: number;
+  readonly commandConnections: number;
   readonly client: Partial<Omit<EslClientOptions, 'host' | 'port' | 'password' | 'events'>>;
   readonly wallClockMilliseconds: () => number;
 }
 
-/** One FreeSWITCH: its ESL client, the calls authorized on it, and the decisions in flight. */
+/** One FreeSWITCH: its ESL clients, the calls authorized on it, and the decisions in flight. */
 export class NodeConnector {
   readonly name: string;
+  /** Events, reconciles, and the commands of every call whose uuid hashes to it. */
   readonly client: EslClient;
+  /** `client` first, then clients used for commands only (their event connections hear HEARTBEAT alone). */
+  readonly #commandClients: readonly EslClient[];
   readonly #options: NodeConnectorOptions;
   readonly #ledger: Ledger;
   readonly #calls = new Map<string, ActiveCall>();
@@ -283,11 +310,27 @@ export class NodeConnector {
       this.#checkUp();
     });
     this.client.onError((error) => options.log.warn('ESL client error', { node: this.name, error: error.message }));
+    const extra = Array.from(
+      { length: options.commandConnections - 1 },
+      () =>
+        new EslClient({
+          ...options.client,
+          host: options.node.host,
+          port: options.node.port,
+          password: options.node.password,
+          // An event connection must subscribe to something; HEARTBEAT is one event every 20 s.
+          events: ['HEARTBEAT'],
+        }),
+    );
+    for (const client of extra) {
+      client.onError((error) => options.log.warn('ESL client error', { node: this.name, error: error.message }));
+    }
+    this.#commandClients = [this.client, ...extra];
     for (const connection of ['event', 'command']) options.metrics.connectionUp.set({ node: this.name, connection }, 0);
   }
 
   start(): void {
-    this.client.start();
+    for (const client of this.#commandClients) client.start();
   }
 
   /** Calls authorized on this node and not hung up yet. */
@@ -303,7 +346,7 @@ export class NodeConnector {
 
   /** Resolves when no decision, CDR, extension or reconcile is in progress (tests and benchmarks). */
   async settled(): Promise<void> {
-    for (let round = 0; round < 1_000 && (this.#parks.size > 0 || this.#background.size > 0); round++) {
+    for (let round = 0; round < SETTLE_ROUNDS_MAX && (this.#parks.size > 0 || this.#background.size > 0); round++) {
       await Promise.allSettled([...this.#parks.values(), ...this.#background]);
     }
   }
@@ -311,7 +354,7 @@ export class NodeConnector {
   async close(): Promise<void> {
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_WAIT_MILLISECONDS).unref());
     await Promise.race([this.settled(), deadline]);
-    await this.client.close();
+    await Promise.all(this.#commandClients.map((client) => client.close()));
     this.#options.metrics.connectionUp.set({ node: this.name, connection: 'event' }, 0);
     this.#options.metrics.connectionUp.set({ node: this.name, connection: 'command' }, 0);
   }
@@ -347,6 +390,13 @@ export class NodeConnector {
         // BACKGROUND_JOB: the client correlates its own jobs; nothing else here uses bgapi.
         break;
     }
+  }
+
+  /** The command client of a call: always the same one, so the call's commands reach FreeSWITCH in order. */
+  #clientFor(callId: string): EslClient {
+    let hash = 0;
+    for (let index = 0; index < callId.length; index++) hash = (hash * 31 + callId.charCodeAt(index)) | 0;
+    return this.#commandClients[Math.abs(hash) % this.#commandClients.length] as EslClient;
   }
 
   #track(work: Promise<void>): void {
@@ -496,7 +546,7 @@ export class NodeConnector {
     }
     metrics.authorizations.inc({ node: this.name, outcome: decision.outcome });
     try {
-      for (const command of commands.commands) await this.client.apiOutcome(command);
+      for (const command of commands.commands) await this.#clientFor(call.callId).apiOutcome(command);
       metrics.decisionSeconds.observe({ node: this.name, decision: 'kill' }, (performance.now() - receivedAt) / 1000);
     } catch (error) {
       // Not sent or not answered: park_timeout ends the call (fail closed).
@@ -528,13 +578,16 @@ export class NodeConnector {
       log.error('cannot release the call', { node: this.name, callId: call.callId, reason: commands.reason });
       metrics.authorizations.inc({ node: this.name, outcome: 'error' });
       await this.#releaseReservation(active, `Khata could not release the call on FreeSWITCH: ${commands.reason}`);
-      await this.client.kill(call.callId, FAILURE_HANGUP_CAUSE).catch(() => undefined);
+      await this.#clientFor(call.callId)
+        .kill(call.callId, FAILURE_HANGUP_CAUSE)
+        .catch(() => undefined);
       return;
     }
     // The client sends one command at a time, in order: queueing all three at once saves two event-loop turns.
     let replies: Awaited<ReturnType<EslClient['apiOutcome']>>[];
     try {
-      replies = await Promise.all(commands.commands.map((command) => this.client.apiOutcome(command)));
+      const client = this.#clientFor(call.callId);
+      replies = await Promise.all(commands.commands.map((command) => client.apiOutcome(command)));
     } catch (error) {
       // Sent but unanswered (the connection dropped): the reconcile after the reconnect settles the call.
       log.warn('call control not confirmed', { node: this.name, callId: call.callId, error: message(error) });
@@ -554,7 +607,9 @@ export class NodeConnector {
     if (failed !== undefined) {
       log.error('FreeSWITCH refused call control', { node: this.name, callId: call.callId, reply: failed.text.trim() });
       metrics.authorizations.inc({ node: this.name, outcome: 'error' });
-      await this.client.kill(call.callId, FAILURE_HANGUP_CAUSE).catch(() => undefined);
+      await this.#clientFor(call.callId)
+        .kill(call.callId, FAILURE_HANGUP_CAUSE)
+        .catch(() => undefined);
       await this.#releaseReservation(active, `FreeSWITCH refused call control: ${failed.text.trim().slice(0, 200)}`);
       return;
     }
@@ -646,19 +701,20 @@ export class NodeConnector {
   async #reschedule(call: ActiveCall): Promise<void> {
     const { callId } = call;
     const limit = call.maxSeconds;
-    const outcomes = [await this.client.setVar(callId, MAX_SECONDS_VARIABLE, String(limit))];
+    const client = this.#clientFor(callId);
+    const outcomes = [await client.setVar(callId, MAX_SECONDS_VARIABLE, String(limit))];
     if (call.answeredAtMilliseconds === null && !call.adopted) {
       // Not answered yet: the cap starts at the answer, so replace what execute_on_answer will run.
       outcomes.push(
-        await this.client.setVar(callId, 'execute_on_answer', hangupOnAnswerApplication(limit, CAPPED_HANGUP_CAUSE)),
+        await client.setVar(callId, 'execute_on_answer', hangupOnAnswerApplication(limit, CAPPED_HANGUP_CAUSE)),
       );
     } else {
       const since = call.answeredAtMilliseconds ?? call.authorizedAtMilliseconds;
       const elapsedSeconds = Math.floor((this.#options.wallClockMilliseconds() - since) / MILLISECONDS_PER_SECOND);
       const remainingSeconds = Math.max(1, limit - elapsedSeconds);
       // sched_del with the uuid deletes every task of the channel's group: the cap and any warning.
-      outcomes.push(await this.client.schedDel(callId));
-      outcomes.push(await this.client.schedHangup(callId, remainingSeconds, CAPPED_HANGUP_CAUSE));
+      outcomes.push(await client.schedDel(callId));
+      outcomes.push(await client.schedHangup(callId, remainingSeconds, CAPPED_HANGUP_CAUSE));
       if (this.#options.lowBalanceWarning !== null) await this.#warnBeforeEnd(call, remainingSeconds);
     }
     call.capSeconds = limit;
@@ -672,7 +728,11 @@ export class NodeConnector {
   async #warnBeforeEnd(call: ActiveCall, remainingSeconds: number): Promise<void> {
     const warning = this.#options.lowBalanceWarning;
     if (warning === null || remainingSeconds <= warning.secondsBeforeEnd) return;
-    await this.client.schedBroadcast(call.callId, remainingSeconds - warning.secondsBeforeEnd, warning.soundPath);
+    await this.#clientFor(call.callId).schedBroadcast(
+      call.callId,
+      remainingSeconds - warning.secondsBeforeEnd,
+      warning.soundPath,
+    );
   }
 
   // -------------------------------------------------------------------------------------------------------------

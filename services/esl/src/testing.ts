@@ -25,10 +25,13 @@ export async function eventually(condition: () => boolean | Promise<boolean>, wh
   }
 }
 
-/** A Khata with both roles on `memory://` (PGlite in memory), migrated and started. */
-export async function openTestKhata(env: Record<string, string> = {}): Promise<Khata> {
+/** A Khata (both roles unless told otherwise) on `memory://` (PGlite in memory) unless `env` says otherwise, migrated and started. */
+export async function openTestKhata(
+  env: Record<string, string> = {},
+  roles: { readonly api: boolean; readonly worker: boolean } = { api: true, worker: true },
+): Promise<Khata> {
   const config = loadConfig({ KHATA_DATA_DIR: 'memory://', NODE_ENV: 'test', ...env }, { cwd: REPO_ROOT });
-  const khata = await openKhata(config, { roles: { api: true, worker: true }, migrate: true });
+  const khata = await openKhata(config, { roles, migrate: true });
   await khata.start();
   return khata;
 }
