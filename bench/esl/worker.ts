@@ -1,0 +1,24 @@
+/**
+ * The worker role of `pnpm bench:esl` in a process of its own, as production runs it (SPEC §2: `api`, `worker`
+ * and `esl` are separate services): read models, process managers and the scheduler, on the benchmark's
+ * PostgreSQL database. The connector's process then spends its event loop on calls only.
+ *
+ * Protocol (IPC with main.ts): → {type:'ready'} once started; ← {type:'stop'} closes it.
+ */
+import { openTestKhata } from '@khata/esl-service/testing';
+
+const databaseUrl = process.argv[2];
+if (databaseUrl === undefined) throw new Error('usage: worker.ts <database url>');
+const khata = await openTestKhata(
+  { EVENT_STORE: 'postgres', DATABASE_URL: databaseUrl, CALL_SECONDS_MAX: '300' },
+  {
+    api: false,
+    worker: true,
+  },
+);
+process.on('message', (message: { type: string }) => {
+  if (message.type === 'stop') void khata.close().then(() => process.exit(0));
+});
+// Never outlive the benchmark: when it goes, so does this process.
+process.on('disconnect', () => process.exit(0));
+process.send?.({ type: 'ready' });
