@@ -145,7 +145,10 @@ export async function callById(
  * reported under two accounts (a misconfigured switch) returns both, oldest account first.
  */
 export async function callsWithId(tx: SqlQueryable, schema: string, callId: string): Promise<CallView[]> {
-  const rows = await run(tx, db.withSchema(schema).selectFrom('calls').selectAll().where('call_id', '=', callId).orderBy('account_id').limit(10));
+  const rows = await run(
+    tx,
+    db.withSchema(schema).selectFrom('calls').selectAll().where('call_id', '=', callId).orderBy('account_id').limit(10),
+  );
   return rows.map(callView);
 }
 

@@ -5,7 +5,9 @@ import { BillingAddress, Gstin, Text } from '../common.ts';
 const strict = { additionalProperties: false } as const;
 const Email = Type.String({ format: 'email', maxLength: 254 });
 const Password = Type.String({ minLength: 1, maxLength: 1024 });
-const Device = Type.Optional(Type.String({ maxLength: 100, description: 'A client-chosen device id (for the session list)' }));
+const Device = Type.Optional(
+  Type.String({ maxLength: 100, description: 'A client-chosen device id (for the session list)' }),
+);
 
 export const RegisterBody = Type.Object(
   {
@@ -14,7 +16,12 @@ export const RegisterBody = Type.Object(
     name: Text(120),
     phone: Type.String({ pattern: '^\\+?[0-9 -]{6,20}$' }),
     account: Type.Object(
-      { legalName: Text(200), billingAddress: BillingAddress, gstin: Type.Optional(Gstin), billingMode: Type.Optional(Type.Literal('prepaid')) },
+      {
+        legalName: Text(200),
+        billingAddress: BillingAddress,
+        gstin: Type.Optional(Gstin),
+        billingMode: Type.Optional(Type.Literal('prepaid')),
+      },
       strict,
     ),
     deviceId: Device,
@@ -64,10 +71,19 @@ export const LoginResponse = Type.Union(
   { $id: 'LoginResponse' },
 );
 
-export const RefreshBody = Type.Object({ refreshToken: Type.String({ minLength: 1, maxLength: 512 }), deviceId: Device }, { ...strict, $id: 'RefreshBody' });
+export const RefreshBody = Type.Object(
+  { refreshToken: Type.String({ minLength: 1, maxLength: 512 }), deviceId: Device },
+  { ...strict, $id: 'RefreshBody' },
+);
 
-export const MfaSetup = Type.Object({ secret: Type.String(), otpauthUri: Type.String(), qrCodeDataUrl: Type.String() }, strict);
-export const VerifyMfaBody = Type.Object({ code: Type.String({ minLength: 6, maxLength: 64 }) }, { ...strict, $id: 'VerifyMfaBody' });
+export const MfaSetup = Type.Object(
+  { secret: Type.String(), otpauthUri: Type.String(), qrCodeDataUrl: Type.String() },
+  strict,
+);
+export const VerifyMfaBody = Type.Object(
+  { code: Type.String({ minLength: 6, maxLength: 64 }) },
+  { ...strict, $id: 'VerifyMfaBody' },
+);
 export const RecoveryCodes = Type.Object({ recoveryCodes: Type.Array(Type.String()) }, strict);
 
 export const SessionItem = Type.Object(

@@ -50,7 +50,9 @@ export const SubscriptionViewSchema = Type.Object(
     status: Type.String(),
     nextChargeOn: Nullable(Type.String()),
     lastCharge: Nullable(Type.Object({ at: Type.String(), amount: Money }, strict)),
-    pendingChange: Nullable(Type.Object({ planId: Type.String(), cycle: Type.String(), effectiveOn: Type.String() }, strict)),
+    pendingChange: Nullable(
+      Type.Object({ planId: Type.String(), cycle: Type.String(), effectiveOn: Type.String() }, strict),
+    ),
     cancellation: Nullable(
       Type.Object({ when: Type.String(), effectiveOn: Type.String(), reason: Nullable(Type.String()) }, strict),
     ),

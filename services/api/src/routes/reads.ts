@@ -25,7 +25,13 @@ import { pageLimit } from '../pagination.ts';
 import { READERS } from '../principal.ts';
 import { ApiProblem, notFound } from '../problems.ts';
 
-const problems = { 400: { $ref: 'Problem#' }, 401: { $ref: 'Problem#' }, 403: { $ref: 'Problem#' }, 404: { $ref: 'Problem#' }, 503: { $ref: 'Problem#' } };
+const problems = {
+  400: { $ref: 'Problem#' },
+  401: { $ref: 'Problem#' },
+  403: { $ref: 'Problem#' },
+  404: { $ref: 'Problem#' },
+  503: { $ref: 'Problem#' },
+};
 
 /** A read model's refusal (a forged cursor, a bad filter) is the caller's: 400 with its code. */
 export async function reading<T>(work: () => Promise<T>): Promise<T> {
@@ -38,7 +44,10 @@ export async function reading<T>(work: () => Promise<T>): Promise<T> {
 }
 
 const AccountListQuery = Type.Object(
-  { ...PageQuery, status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('closed')])) },
+  {
+    ...PageQuery,
+    status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('closed')])),
+  },
   { additionalProperties: false },
 );
 const CdrQuery = Type.Object(
@@ -47,7 +56,9 @@ const CdrQuery = Type.Object(
     accountId: Type.Optional(Type.String({ format: 'uuid' })),
     from: Type.Optional(Type.String({ format: 'date-time' })),
     to: Type.Optional(Type.String({ format: 'date-time' })),
-    destination: Type.Optional(Type.String({ pattern: '^\\+?\\d{1,20}$', description: 'Dialled digits the destination starts with' })),
+    destination: Type.Optional(
+      Type.String({ pattern: '^\\+?\\d{1,20}$', description: 'Dialled digits the destination starts with' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -59,20 +70,39 @@ export async function readRoutes(app: FastifyInstance): Promise<void> {
 
   app.get(
     '/accounts',
-    { schema: { tags: ['accounts'], querystring: AccountListQuery, response: { 200: Page(AccountViewSchema), ...problems } }, config: { access: { roles: ['admin', 'auditor', 'finance'] } } },
+    {
+      schema: {
+        tags: ['accounts'],
+        querystring: AccountListQuery,
+        response: { 200: Page(AccountViewSchema), ...problems },
+      },
+      config: { access: { roles: ['admin', 'auditor', 'finance'] } },
+    },
     async (request) => {
       const query = request.query as Static<typeof AccountListQuery>;
       const page = await reading(async () =>
-        listAccounts(khata.readDb, await schema('accounts'), { limit: pageLimit(query.limit), cursor: query.cursor ?? null, ...(query.status === undefined ? {} : { status: query.status }) }),
+        listAccounts(khata.readDb, await schema('accounts'), {
+          limit: pageLimit(query.limit),
+          cursor: query.cursor ?? null,
+          ...(query.status === undefined ? {} : { status: query.status }),
+        }),
       );
-      const numbers = await Promise.all(page.items.map(async (account) => numbersOfAccount(khata.readDb, await schema('accounts'), account.accountId)));
-      return { items: page.items.map((account, index) => ({ ...account, numbers: numbers[index] ?? [] })), nextCursor: page.nextCursor };
+      const numbers = await Promise.all(
+        page.items.map(async (account) => numbersOfAccount(khata.readDb, await schema('accounts'), account.accountId)),
+      );
+      return {
+        items: page.items.map((account, index) => ({ ...account, numbers: numbers[index] ?? [] })),
+        nextCursor: page.nextCursor,
+      };
     },
   );
 
   app.get(
     '/accounts/:id',
-    { schema: { tags: ['accounts'], params: AccountIdParams, response: { 200: AccountViewSchema, ...problems } }, config: { access: { roles: READERS, account: 'params.id' } } },
+    {
+      schema: { tags: ['accounts'], params: AccountIdParams, response: { 200: AccountViewSchema, ...problems } },
+      config: { access: { roles: READERS, account: 'params.id' } },
+    },
     async (request) => {
       const { id } = request.params as { id: string };
       const account = await accountById(khata.readDb, await schema('accounts'), id);
@@ -83,7 +113,15 @@ export async function readRoutes(app: FastifyInstance): Promise<void> {
 
   app.get(
     '/accounts/:id/usage',
-    { schema: { tags: ['usage'], params: AccountIdParams, querystring: UsageQuery, response: { 200: UsageViewSchema, ...problems } }, config: { access: { roles: READERS, account: 'params.id' } } },
+    {
+      schema: {
+        tags: ['usage'],
+        params: AccountIdParams,
+        querystring: UsageQuery,
+        response: { 200: UsageViewSchema, ...problems },
+      },
+      config: { access: { roles: READERS, account: 'params.id' } },
+    },
     async (request) => {
       const { id } = request.params as { id: string };
       const { month } = request.query as { month: string };
@@ -91,26 +129,52 @@ export async function readRoutes(app: FastifyInstance): Promise<void> {
       if (usage !== null) return usage;
       if ((await accountById(khata.readDb, await schema('accounts'), id)) === null) throw notFound('account');
       // A month without calls: zeros, not a 404.
-      return { accountId: id, month, calls: 0, answeredCalls: 0, durationSeconds: 0, billedSeconds: 0, freeSecondsUsed: 0, overageSeconds: 0, cost: '0.00', reratedCalls: 0, currency: 'INR' as const, destinations: [] };
+      return {
+        accountId: id,
+        month,
+        calls: 0,
+        answeredCalls: 0,
+        durationSeconds: 0,
+        billedSeconds: 0,
+        freeSecondsUsed: 0,
+        overageSeconds: 0,
+        cost: '0.00',
+        reratedCalls: 0,
+        currency: 'INR' as const,
+        destinations: [],
+      };
     },
   );
 
   app.get(
     '/accounts/:id/calls',
     {
-      schema: { tags: ['calls'], params: AccountIdParams, querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: Page(CallViewSchema), ...problems } },
+      schema: {
+        tags: ['calls'],
+        params: AccountIdParams,
+        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        response: { 200: Page(CallViewSchema), ...problems },
+      },
       config: { access: { roles: READERS, account: 'params.id' } },
     },
     async (request) => {
       const { id } = request.params as { id: string };
       const query = request.query as { limit?: string; cursor?: string };
-      return reading(async () => callsOfAccount(khata.readDb, await schema('calls'), id, { limit: pageLimit(query.limit), cursor: query.cursor ?? null }));
+      return reading(async () =>
+        callsOfAccount(khata.readDb, await schema('calls'), id, {
+          limit: pageLimit(query.limit),
+          cursor: query.cursor ?? null,
+        }),
+      );
     },
   );
 
   app.get(
     '/cdrs',
-    { schema: { tags: ['cdrs'], querystring: CdrQuery, response: { 200: Page(CallViewSchema), ...problems } }, config: { access: { roles: [...READERS, 'system'], account: 'query.accountId' } } },
+    {
+      schema: { tags: ['cdrs'], querystring: CdrQuery, response: { 200: Page(CallViewSchema), ...problems } },
+      config: { access: { roles: [...READERS, 'system'], account: 'query.accountId' } },
+    },
     async (request) => {
       const query = request.query as Static<typeof CdrQuery>;
       const principal = requirePrincipal(request);
@@ -132,11 +196,16 @@ export async function readRoutes(app: FastifyInstance): Promise<void> {
 
   app.get(
     '/cdrs/:callId',
-    { schema: { tags: ['cdrs'], params: CallIdParams, response: { 200: CallViewSchema, ...problems } }, config: { access: { roles: [...READERS, 'system'] } } },
+    {
+      schema: { tags: ['cdrs'], params: CallIdParams, response: { 200: CallViewSchema, ...problems } },
+      config: { access: { roles: [...READERS, 'system'] } },
+    },
     async (request: FastifyRequest) => {
       const { callId } = request.params as { callId: string };
       const principal = requirePrincipal(request);
-      const visible = (await callsWithId(khata.readDb, await schema('calls'), callId)).filter((call) => call.rating !== null && canSeeAccount(principal, call.accountId));
+      const visible = (await callsWithId(khata.readDb, await schema('calls'), callId)).filter(
+        (call) => call.rating !== null && canSeeAccount(principal, call.accountId),
+      );
       const found = visible[0];
       if (found === undefined) throw notFound('CDR');
       return found;

@@ -20,12 +20,28 @@ import { notFound } from '../problems.ts';
 import { commandResult, runCommand } from './command.ts';
 import { reading } from './reads.ts';
 
-const problems = { 400: { $ref: 'Problem#' }, 401: { $ref: 'Problem#' }, 402: { $ref: 'Problem#' }, 403: { $ref: 'Problem#' }, 404: { $ref: 'Problem#' }, 409: { $ref: 'Problem#' }, 422: { $ref: 'Problem#' }, 503: { $ref: 'Problem#' } };
+const problems = {
+  400: { $ref: 'Problem#' },
+  401: { $ref: 'Problem#' },
+  402: { $ref: 'Problem#' },
+  403: { $ref: 'Problem#' },
+  404: { $ref: 'Problem#' },
+  409: { $ref: 'Problem#' },
+  422: { $ref: 'Problem#' },
+  503: { $ref: 'Problem#' },
+};
 const ListQuery = Type.Object(
   {
     ...PageQuery,
     accountId: Type.Optional(Type.String({ format: 'uuid' })),
-    status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('cancelling'), Type.Literal('ended'), Type.Literal('cancelled')])),
+    status: Type.Optional(
+      Type.Union([
+        Type.Literal('active'),
+        Type.Literal('cancelling'),
+        Type.Literal('ended'),
+        Type.Literal('cancelled'),
+      ]),
+    ),
     planId: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9-]{0,39}$' })),
   },
   { additionalProperties: false },
@@ -40,7 +56,8 @@ export async function subscriptionRoutes(app: FastifyInstance): Promise<void> {
   const visible = async (request: FastifyRequest) => {
     const { id } = request.params as { id: string };
     const subscription = await subscriptionById(khata.readDb, await schema(), id);
-    if (subscription === null || !canSeeAccount(requirePrincipal(request), subscription.accountId)) throw notFound('subscription');
+    if (subscription === null || !canSeeAccount(requirePrincipal(request), subscription.accountId))
+      throw notFound('subscription');
     return subscription;
   };
 
@@ -60,7 +77,14 @@ export async function subscriptionRoutes(app: FastifyInstance): Promise<void> {
 
   app.get(
     '/subscriptions',
-    { schema: { tags: ['subscriptions'], querystring: ListQuery, response: { 200: Page(SubscriptionViewSchema), ...problems } }, config: { access: { roles: READERS, account: 'query.accountId' } } },
+    {
+      schema: {
+        tags: ['subscriptions'],
+        querystring: ListQuery,
+        response: { 200: Page(SubscriptionViewSchema), ...problems },
+      },
+      config: { access: { roles: READERS, account: 'query.accountId' } },
+    },
     async (request) => {
       const query = request.query as Static<typeof ListQuery>;
       const principal = requirePrincipal(request);
@@ -80,14 +104,26 @@ export async function subscriptionRoutes(app: FastifyInstance): Promise<void> {
 
   app.get(
     '/subscriptions/:id',
-    { schema: { tags: ['subscriptions'], params: SubscriptionIdParams, response: { 200: SubscriptionViewSchema, ...problems } }, config: { access: { roles: READERS } } },
+    {
+      schema: {
+        tags: ['subscriptions'],
+        params: SubscriptionIdParams,
+        response: { 200: SubscriptionViewSchema, ...problems },
+      },
+      config: { access: { roles: READERS } },
+    },
     async (request) => visible(request),
   );
 
   app.put(
     '/subscriptions/:id',
     {
-      schema: { tags: ['subscriptions'], params: SubscriptionIdParams, body: ChangeSubscriptionBody, response: { 200: ChangeResult, ...problems } },
+      schema: {
+        tags: ['subscriptions'],
+        params: SubscriptionIdParams,
+        body: ChangeSubscriptionBody,
+        response: { 200: ChangeResult, ...problems },
+      },
       config: { access: { roles: ['customer', 'admin'] } },
     },
     async (request) => {
@@ -95,7 +131,10 @@ export async function subscriptionRoutes(app: FastifyInstance): Promise<void> {
       const body = request.body as Static<typeof ChangeSubscriptionBody>;
       const results: ReturnType<typeof commandResult>[] = [];
       const { accountId } = subscription;
-      if ((body.planId !== undefined && body.planId !== subscription.planId) || (body.cycle !== undefined && body.cycle !== subscription.cycle)) {
+      if (
+        (body.planId !== undefined && body.planId !== subscription.planId) ||
+        (body.cycle !== undefined && body.cycle !== subscription.cycle)
+      ) {
         const outcome = await runCommand(request, {
           type: 'ChangePlan',
           accountId,
@@ -108,7 +147,12 @@ export async function subscriptionRoutes(app: FastifyInstance): Promise<void> {
         const current = subscription.addOns.find((addOn) => addOn.addOnId === wanted.addOnId)?.quantity ?? 0;
         if (wanted.quantity === current) continue;
         const type = wanted.quantity > current ? 'AddAddOn' : 'RemoveAddOn';
-        const outcome = await runCommand(request, { type, accountId, addOnId: wanted.addOnId, quantity: Math.abs(wanted.quantity - current) });
+        const outcome = await runCommand(request, {
+          type,
+          accountId,
+          addOnId: wanted.addOnId,
+          quantity: Math.abs(wanted.quantity - current),
+        });
         results.push(commandResult(outcome));
       }
       return { results };
@@ -118,7 +162,12 @@ export async function subscriptionRoutes(app: FastifyInstance): Promise<void> {
   app.delete(
     '/subscriptions/:id',
     {
-      schema: { tags: ['subscriptions'], params: SubscriptionIdParams, querystring: CancelQuery, response: { 200: CommandResult, ...problems } },
+      schema: {
+        tags: ['subscriptions'],
+        params: SubscriptionIdParams,
+        querystring: CancelQuery,
+        response: { 200: CommandResult, ...problems },
+      },
       config: { access: { roles: ['customer', 'admin'] } },
     },
     async (request) => {
