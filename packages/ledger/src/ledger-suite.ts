@@ -264,6 +264,33 @@ export function ledgerSuite(name: string, target: LedgerTarget): void {
       expect(await fresh.verifyChain(accountId)).toMatchObject({ ok: true });
     });
 
+    it('decides on the stream, not on its cached state, after another process wrote to the account', async () => {
+      const { make, funded } = await setUp();
+      const accountId = await funded('2360.00');
+      const a = make();
+      const b = make();
+      const at = new Date(NOW).toISOString();
+      // `a` suspends the account and so caches it as suspended; `b` reinstates it, which `a` does not see.
+      expectAccepted(await a.execute(command(accountId, 'SuspendAccount', { reason: 'unpaid invoice' }), META));
+      expectAccepted(await b.execute(command(accountId, 'ReinstateAccount', { reason: 'paid' }), META));
+      // A refusal on the stale state would be wrong: `a` reads what it missed and accepts.
+      const allowed = await a.execute(command(accountId, 'StartCall', { callId: 'c-1', destination: INDIA, at }), META);
+      expectAccepted(allowed);
+      // An acceptance on stale state cannot be appended: `b` writes again, then `a` appends after it.
+      expectAccepted(await b.execute(command(accountId, 'AdjustWallet', { amount: '1.00', reason: 'goodwill' }), META));
+      const released = await a.execute(
+        command(accountId, 'ReleaseReservation', { callId: 'c-1', reason: 'caller hung up before answer' }),
+        META,
+      );
+      expectAccepted(released);
+      const fresh = make();
+      const { state, version } = await fresh.load(accountId);
+      expect(BigInt(released.streamVersion)).toBe(version);
+      expect(state.status).toBe('active');
+      expect(state.reservations.size).toBe(0);
+      expect(await fresh.verifyChain(accountId)).toMatchObject({ ok: true });
+    });
+
     it('loads a long stream from its latest snapshot and the events after it', async () => {
       const { make, store, funded } = await setUp({ snapshotEvery: 10 });
       const accountId = await funded('2360.00');
