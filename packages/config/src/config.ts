@@ -67,7 +67,15 @@ export interface KhataConfig {
   /** Redis for the hot projection and rate limits; null: in process. */
   readonly redis: { readonly url: Secret | null };
   readonly hotProjection: { readonly unavailablePolicy: HotProjectionPolicy };
-  readonly freeswitch: { readonly nodes: readonly FreeswitchNode[] };
+  readonly freeswitch: {
+    readonly nodes: readonly FreeswitchNode[];
+    /** The hangup cause of a refused call (OUTGOING_CALL_BARRED is SIP 403; CALL_REJECTED is 603). */
+    readonly deniedHangupCause: string;
+    /** A sound played to the caller shortly before the call's limit; null: none. */
+    readonly lowBalanceWarning: { readonly soundPath: string; readonly secondsBeforeEnd: number } | null;
+    /** ESL connections per node that carry commands (each call always uses the same one). */
+    readonly commandConnections: number;
+  };
   readonly cdrWebhook: { readonly user: string; readonly password: Secret } | null;
   readonly razorpay: { readonly keyId: string; readonly keySecret: Secret; readonly webhookSecret: Secret } | null;
   readonly stripe: { readonly secretKey: Secret; readonly webhookSecret: Secret } | null;
@@ -166,7 +174,12 @@ export function loadConfig(env: Env, options: { readonly cwd: string }): KhataCo
     hotProjection: {
       unavailablePolicy: oneOf(read, 'HOT_PROJECTION_UNAVAILABLE_POLICY', ['fail-closed', 'fail-open'], 'fail-closed'),
     },
-    freeswitch: { nodes: freeswitchNodes(read) },
+    freeswitch: {
+      nodes: freeswitchNodes(read),
+      deniedHangupCause: hangupCause(read('FREESWITCH_DENIED_HANGUP_CAUSE') ?? 'OUTGOING_CALL_BARRED'),
+      lowBalanceWarning: lowBalanceWarning(read),
+      commandConnections: integer(read, 'FREESWITCH_COMMAND_CONNECTIONS', 4, 1, 32),
+    },
     cdrWebhook: credentials(read, 'CDR_WEBHOOK_USER', 'CDR_WEBHOOK_PASSWORD'),
     razorpay: razorpay(read),
     stripe: stripe(read),
@@ -287,6 +300,26 @@ function freeswitchNodes(read: (name: string) => string | undefined): Freeswitch
     }
     return { host, port: parsePort('FREESWITCH_ESL_PORT', portText), password: new Secret(password) };
   });
+}
+
+// FreeSWITCH hangup causes are upper-case Q.850 names such as OUTGOING_CALL_BARRED or CALL_REJECTED.
+const HANGUP_CAUSE = /^[A-Z][A-Z0-9_]{2,63}$/;
+
+function hangupCause(value: string): string {
+  if (!HANGUP_CAUSE.test(value)) {
+    throw new ConfigError('FREESWITCH_DENIED_HANGUP_CAUSE', 'must be a hangup cause name such as CALL_REJECTED');
+  }
+  return value;
+}
+
+function lowBalanceWarning(read: (name: string) => string | undefined): KhataConfig['freeswitch']['lowBalanceWarning'] {
+  const soundPath = read('FREESWITCH_LOW_BALANCE_SOUND');
+  if (soundPath === undefined) return null;
+  // The path is handed to sched_broadcast on the switch; whitespace would split the ESL command.
+  if (!soundPath.startsWith('/') || /\s/.test(soundPath)) {
+    throw new ConfigError('FREESWITCH_LOW_BALANCE_SOUND', 'must be an absolute path on the switch without spaces');
+  }
+  return { soundPath, secondsBeforeEnd: integer(read, 'FREESWITCH_LOW_BALANCE_SECONDS', 60, 5, 3_600) };
 }
 
 function credentials(

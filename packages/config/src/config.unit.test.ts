@@ -55,6 +55,25 @@ describe('configuration', () => {
     ]);
   });
 
+  it('reads how refused calls end and the optional low-balance warning', () => {
+    expect(load({}).freeswitch).toMatchObject({
+      deniedHangupCause: 'OUTGOING_CALL_BARRED',
+      lowBalanceWarning: null,
+      commandConnections: 4,
+    });
+    const config = load({
+      FREESWITCH_DENIED_HANGUP_CAUSE: 'CALL_REJECTED',
+      FREESWITCH_LOW_BALANCE_SOUND: '/usr/share/freeswitch/sounds/khata/low_balance.wav',
+      FREESWITCH_LOW_BALANCE_SECONDS: '45',
+      FREESWITCH_COMMAND_CONNECTIONS: '8',
+    });
+    expect(config.freeswitch).toMatchObject({
+      deniedHangupCause: 'CALL_REJECTED',
+      lowBalanceWarning: { soundPath: '/usr/share/freeswitch/sounds/khata/low_balance.wav', secondsBeforeEnd: 45 },
+      commandConnections: 8,
+    });
+  });
+
   it('parses durations with units', () => {
     const config = load({ JWT_ACCESS_EXPIRY: '10m', JWT_REFRESH_EXPIRY: '30d' });
     expect(config.jwt.accessExpirySeconds).toBe(600);
@@ -91,6 +110,17 @@ describe('configuration', () => {
     ['a Razorpay key without its secret', { RAZORPAY_KEY_ID: 'rzp_test_x' }, 'RAZORPAY_KEY_SECRET'],
     ['a webhook user without a password', { CDR_WEBHOOK_USER: 'fs' }, 'CDR_WEBHOOK_PASSWORD'],
     ['a FreeSWITCH host without a password', { FREESWITCH_ESL_HOST: 'fs1' }, 'FREESWITCH_ESL_PASSWORD'],
+    [
+      'a hangup cause that is not a cause name',
+      { FREESWITCH_DENIED_HANGUP_CAUSE: 'no thanks' },
+      'FREESWITCH_DENIED_HANGUP_CAUSE',
+    ],
+    ['a relative warning sound', { FREESWITCH_LOW_BALANCE_SOUND: 'low.wav' }, 'FREESWITCH_LOW_BALANCE_SOUND'],
+    [
+      'more command connections than allowed',
+      { FREESWITCH_COMMAND_CONNECTIONS: '64' },
+      'FREESWITCH_COMMAND_CONNECTIONS',
+    ],
     ['a CORS origin with a path', { CORS_ORIGINS: 'https://a.example/x' }, 'CORS_ORIGINS'],
     ['an unknown log level', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     ['a supplier GSTIN of the wrong shape', { SUPPLIER_GSTIN: '29ABC' }, 'SUPPLIER_GSTIN'],

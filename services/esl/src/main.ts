@@ -31,7 +31,14 @@ async function main(): Promise<number> {
   // keeps its own, which `roles.api` turns on (it serves no API here).
   const khata = await openKhata(config, { roles: { api: config.redis.url === null, worker: false }, log: logger });
   await khata.start();
-  const connector = new EslConnector({ khata, nodes: config.freeswitch.nodes, log: logger });
+  const connector = new EslConnector({
+    khata,
+    nodes: config.freeswitch.nodes,
+    deniedHangupCause: config.freeswitch.deniedHangupCause,
+    lowBalanceWarning: config.freeswitch.lowBalanceWarning,
+    commandConnections: config.freeswitch.commandConnections,
+    log: logger,
+  });
   await connector.start();
   const server = createServer((request, response) => {
     if (request.url === '/metrics') {

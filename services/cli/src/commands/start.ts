@@ -50,7 +50,14 @@ is none (printing the credentials once) and prints the URLs of the API, its docu
       await khata.start();
       // One connector per FreeSWITCH node: only the process that runs the worker role connects, never API replicas.
       if (roles.worker && config.freeswitch.nodes.length > 0) {
-        connector = new EslConnector({ khata, nodes: config.freeswitch.nodes, log });
+        connector = new EslConnector({
+          khata,
+          nodes: config.freeswitch.nodes,
+          deniedHangupCause: config.freeswitch.deniedHangupCause,
+          lowBalanceWarning: config.freeswitch.lowBalanceWarning,
+          commandConnections: config.freeswitch.commandConnections,
+          log,
+        });
         await connector.start();
       }
       const announcement = await firstAdmin(khata);
