@@ -455,3 +455,26 @@ describe('one call reported three ways', () => {
     }
   }, 60_000);
 });
+
+describe('FreeSWITCH routes without configured credentials', () => {
+  it('refuses every CDR and dialplan request, whatever credentials it brings, and records nothing', async () => {
+    const bare = await testApi();
+    try {
+      const before = await jobs(bare.khata.readDb, { kind: 'rate-cdr' });
+      for (const url of ['/api/webhooks/cdr', '/api/freeswitch/dialplan']) {
+        const response = await bare.app.inject({
+          method: 'POST',
+          url,
+          headers: { 'content-type': 'application/json', authorization: AUTHORIZATION },
+          payload: fill(A_LEG_JSON, call()),
+        });
+        expect(response.statusCode).toBe(401);
+        expect(response.headers['content-type']).toContain('application/problem+json');
+        expect(response.json().detail).toMatch(/CDR_WEBHOOK_USER/);
+      }
+      expect(await jobs(bare.khata.readDb, { kind: 'rate-cdr' })).toEqual(before);
+    } finally {
+      await bare.close();
+    }
+  });
+});
