@@ -14,13 +14,10 @@ import {
   type JsonObject,
   type NewEvent,
   type RecordedEvent,
-  type StreamAppend,
-  type StreamAppendOutcome,
   WrongExpectedVersion,
 } from '@khata/event-store';
 import { type AccountCommand, CURRENT_EVENT_VERSION } from '@khata/schemas';
 import { type ChainedMetadata, chainHash, GENESIS_HASH } from './chain.ts';
-import { GroupCommit } from './group-commit.ts';
 import { accountStream, eventIdFor } from './ids.ts';
 import type { AcceptedEvent, CommandOutcome } from './outcome.ts';
 import type { CommandLog, SnapshotStore } from './stores.ts';
@@ -58,25 +55,12 @@ export interface AccountWriterOptions {
   readonly appendAttemptsMax?: number;
   /** Called after each successful append, for live updates and tests (errors are ignored). */
   readonly onAppended?: (streamId: string, events: readonly AcceptedEvent[]) => void;
-  /**
-   * Group commit across accounts: the command-log reads and writes and the appends of all accounts
-   * whose batches are ready at the same moment go out together (one statement each). `false` writes
-   * each account on its own.
-   */
-  readonly groupCommit?: false | { readonly accountsMax?: number; readonly inFlightMax?: number };
 }
 
 export const BATCH_COMMANDS_MAX = 256;
 export const CACHED_ACCOUNTS_MAX = 10_000;
 export const SNAPSHOT_EVERY_EVENTS = 500;
 export const APPEND_ATTEMPTS_MAX = 8;
-/** Accounts whose writes share one group commit. */
-export const GROUP_COMMIT_ACCOUNTS_MAX = 1_000;
-/**
- * Group commits on their way at once: two keep the database busy while the next group is decided,
- * without holding more pool connections than a burst of single commands would.
- */
-export const GROUP_COMMIT_IN_FLIGHT_MAX = 2;
 const READ_PAGE_EVENTS = 1_000;
 /** How far back a re-submitted command's events are searched for when its log entry is missing. */
 const ORIGINAL_SCAN_EVENTS_MAX = 10_000;
@@ -105,13 +89,9 @@ interface Queue {
  * (or from the fact an event records), so even a command whose log entry was lost appends nothing new.
  */
 export class AccountWriter {
-  readonly #options: Required<Omit<AccountWriterOptions, 'onAppended' | 'groupCommit'>> &
-    Pick<AccountWriterOptions, 'onAppended'>;
+  readonly #options: Required<Omit<AccountWriterOptions, 'onAppended'>> & Pick<AccountWriterOptions, 'onAppended'>;
   readonly #queues = new Map<string, Queue>();
   readonly #cache = new Map<string, LoadedAccount>();
-  readonly #logReads: GroupCommit<readonly string[], ReadonlyMap<string, CommandOutcome>> | null;
-  readonly #logWrites: GroupCommit<readonly CommandOutcome[], null> | null;
-  readonly #appends: GroupCommit<StreamAppend, StreamAppendOutcome> | null;
 
   constructor(options: AccountWriterOptions) {
     this.#options = {
@@ -121,30 +101,6 @@ export class AccountWriter {
       appendAttemptsMax: APPEND_ATTEMPTS_MAX,
       ...options,
     };
-    const group = options.groupCommit ?? {};
-    if (group === false) {
-      this.#logReads = null;
-      this.#logWrites = null;
-      this.#appends = null;
-      return;
-    }
-    const bounds = {
-      itemsMax: group.accountsMax ?? GROUP_COMMIT_ACCOUNTS_MAX,
-      inFlightMax: group.inFlightMax ?? GROUP_COMMIT_IN_FLIGHT_MAX,
-    };
-    const { commandLog, store } = options;
-    this.#logReads = new GroupCommit(async (lists) => {
-      const found = await commandLog.getMany(lists.flat());
-      return lists.map(() => found);
-    }, bounds);
-    this.#logWrites = new GroupCommit(async (lists) => {
-      await commandLog.putMany(lists.flat());
-      return lists.map(() => null);
-    }, bounds);
-    this.#appends =
-      store.appendToStreams === undefined
-        ? null
-        : new GroupCommit((appends) => (store.appendToStreams as NonNullable<EventStore['appendToStreams']>)(appends), bounds);
   }
 
   /** Queues a (schema-valid) command behind the account's earlier ones; resolves with its outcome. */
@@ -197,26 +153,8 @@ export class AccountWriter {
     }
   }
 
-  #logged(commandIds: readonly string[]): Promise<ReadonlyMap<string, CommandOutcome>> {
-    return this.#logReads === null ? this.#options.commandLog.getMany(commandIds) : this.#logReads.submit(commandIds);
-  }
-
-  async #log(outcomes: readonly CommandOutcome[]): Promise<void> {
-    if (outcomes.length === 0) return;
-    if (this.#logWrites === null) await this.#options.commandLog.putMany(outcomes);
-    else await this.#logWrites.submit(outcomes);
-  }
-
-  async #append(stream: string, events: readonly NewEvent[], expected: bigint) {
-    const wanted = expected === 0n ? ('no_stream' as const) : expected;
-    if (this.#appends === null) return this.#options.store.appendToStream(stream, events, { expected: wanted });
-    const outcome = await this.#appends.submit({ stream, events, expected: wanted });
-    if (!outcome.ok) throw outcome.error;
-    return outcome.result;
-  }
-
   async #process(streamId: string, batch: readonly Pending[]): Promise<void> {
-    const logged = await this.#logged(batch.map((item) => item.command.commandId));
+    const logged = await this.#options.commandLog.getMany(batch.map((item) => item.command.commandId));
     const fresh: Pending[] = [];
     const waiting = new Map<string, Pending[]>();
     for (const item of batch) {
@@ -285,7 +223,7 @@ export class AccountWriter {
         throw error;
       }
       this.#remember({ streamId, state: draft.state, version: draft.version, lastHash: draft.lastHash });
-      await this.#log(draft.outcomes);
+      await this.#options.commandLog.putMany(draft.outcomes);
       for (const outcome of draft.outcomes) outcomes.set(outcome.commandId, outcome);
       this.#notify(streamId, draft.outcomes);
       await this.#maybeSnapshot(streamId, loaded.version, draft);
@@ -343,7 +281,7 @@ export class AccountWriter {
       events: found,
       streamVersion: loaded.version.toString(),
     };
-    await this.#log([outcome]);
+    await this.#options.commandLog.putMany([outcome]);
     return outcome;
   }
 
