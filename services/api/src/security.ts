@@ -48,18 +48,21 @@ const tooMany = (request: FastifyRequest, context: { after: string; max: number;
  * when configured so every API replica shares them, else in process.
  */
 export async function registerSecurity(app: FastifyInstance): Promise<void> {
-  const { config, redis } = app.khata;
+  const { config } = app.khata;
   // The API serves JSON; the one HTML page (Swagger UI) needs its inline scripts, so no CSP here.
   await app.register(helmet, { contentSecurityPolicy: false });
   await app.register(cors, {
     origin: config.corsOrigins.length === 0 ? false : [...config.corsOrigins],
     credentials: true,
   });
+  const counters = limiterRedis(app);
   await app.register(rateLimit, {
     global: true,
     max: API_REQUESTS_PER_MINUTE_MAX,
     timeWindow: 60_000,
-    ...(redis === null ? {} : { redis, nameSpace: 'khata-rate:' }),
+    // Rate limits protect the API; they must not take it down. While Redis cannot count, requests pass.
+    skipOnError: true,
+    ...(counters === null ? {} : { redis: counters, nameSpace: 'khata-rate:' }),
     keyGenerator: (request) => {
       const auth = request.headers.authorization;
       return auth === undefined ? `ip:${request.ip}` : `token:${auth.slice(-32)}`;
@@ -77,6 +80,37 @@ export async function registerSecurity(app: FastifyInstance): Promise<void> {
     if (reply.statusCode === 429) reply.type('application/problem+json');
     return payload;
   });
+}
+
+/** How long a rate-limit counter may take in Redis before the request goes on without it. */
+const LIMITER_COMMAND_TIMEOUT_MS = 250;
+type Redis = NonNullable<FastifyInstance['khata']['redis']>;
+const limiterConnections = new WeakMap<FastifyInstance['khata'], Redis>();
+
+/**
+ * The rate limiters' own Redis connection: it fails at once while Redis is unreachable (no offline
+ * queue, a short command timeout) instead of holding every request for the reconnect, as the shared
+ * connection, made for the hot projection's retries, would. One per Khata, closed with it.
+ */
+function limiterRedis(app: FastifyInstance): Redis | null {
+  const { redis } = app.khata;
+  if (redis === null) return null;
+  let connection = limiterConnections.get(app.khata);
+  if (connection === undefined) {
+    connection = redis.duplicate({
+      enableOfflineQueue: false,
+      commandTimeout: LIMITER_COMMAND_TIMEOUT_MS,
+      maxRetriesPerRequest: 0,
+    });
+    connection.on('error', () => {});
+    limiterConnections.set(app.khata, connection);
+    const owned = connection;
+    app.addHook('onClose', async () => {
+      owned.disconnect();
+      limiterConnections.delete(app.khata);
+    });
+  }
+  return connection;
 }
 
 /** Route options of the auth routes: a per-address limit replacing the API's (one limiter runs per request). */
@@ -97,8 +131,17 @@ const LOCAL_COUNTERS_MAX = 50_000;
  * fixed-window counter: in Redis when configured (INCR + EXPIRE, shared by replicas), else in process.
  */
 export function authAccountLimit(app: FastifyInstance): preHandlerAsyncHookHandler {
-  const { redis } = app.khata;
+  const redis = limiterRedis(app);
   const local = new Map<string, { window: number; count: number }>();
+  const countLocally = (key: string, window: number): number => {
+    const entry = local.get(key) ?? { window, count: 0 };
+    entry.count += 1;
+    local.set(key, entry);
+    if (local.size > LOCAL_COUNTERS_MAX) {
+      for (const [k, v] of local) if (v.window < window) local.delete(k);
+    }
+    return entry.count;
+  };
   return async (request, reply) => {
     const email = (request.body as { email?: unknown } | undefined)?.email;
     if (typeof email !== 'string') return;
@@ -106,16 +149,15 @@ export function authAccountLimit(app: FastifyInstance): preHandlerAsyncHookHandl
     const key = `khata-rate:auth-email:${email.toLowerCase()}:${window}`;
     let count: number;
     if (redis !== null) {
-      count = await redis.incr(key);
-      if (count === 1) await redis.expire(key, ACCOUNT_WINDOW_SECONDS * 2);
-    } else {
-      const entry = local.get(key) ?? { window, count: 0 };
-      entry.count += 1;
-      local.set(key, entry);
-      if (local.size > LOCAL_COUNTERS_MAX) {
-        for (const [k, v] of local) if (v.window < window) local.delete(k);
+      try {
+        count = await redis.incr(key);
+        if (count === 1) await redis.expire(key, ACCOUNT_WINDOW_SECONDS * 2);
+      } catch {
+        // Redis cannot count: this replica counts alone until it can (a weaker limit, never none).
+        count = countLocally(key, window);
       }
-      count = entry.count;
+    } else {
+      count = countLocally(key, window);
     }
     if (count > AUTH_ATTEMPTS_PER_ACCOUNT_PER_MINUTE_MAX) {
       const retryAfter = (window + 1) * ACCOUNT_WINDOW_SECONDS - Math.floor(Date.now() / 1000);
