@@ -24,10 +24,14 @@ export async function firstAdmin(khata: Khata): Promise<string[]> {
     throw new Error(`could not create the first administrator: ${created.rejection.message}`);
   }
   const { token } = await createApiToken(khata.readDb, 'admin', 'first administrator');
+  // A user of that address made before the first start (khata admin create) keeps its own password.
+  const login = created.ok
+    ? `  login    ${FIRST_ADMIN_EMAIL}  /  ${password}   (POST /api/v1/auth/login)`
+    : `  login    ${FIRST_ADMIN_EMAIL} already existed and keeps its password`;
   return [
     '',
     'first administrator created; these credentials are shown once, keep them safe:',
-    `  login    ${FIRST_ADMIN_EMAIL}  /  ${password}   (POST /api/v1/auth/login)`,
+    login,
     `  token    Authorization: Bearer ${token}`,
     '',
   ];

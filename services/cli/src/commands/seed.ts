@@ -11,7 +11,7 @@ export const seedCommand: CliCommand = {
 
 Checks the catalog (CATALOG_DIR), publishes every tariff document in DIR (default: the directory of
 DESTINATION_TARIFF) that differs from its published version, and with --demo opens a prepaid demo account
-subscribed to Professional with a ₹1,180 recharge. Safe to run repeatedly.`,
+subscribed to Professional after a ₹2,360 recharge (GST included). Safe to run repeatedly.`,
   async run(args, context) {
     const { values } = parseArgs({
       args: [...args],

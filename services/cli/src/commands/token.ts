@@ -12,7 +12,7 @@ export const tokenCommand: CliCommand = {
        khata token revoke --id TOKEN_ID
        khata token list
 
-API tokens authenticate machines (the FreeSWITCH connector and CDR webhook use role system) and operators.
+API tokens authenticate operators and machines (role system: a CDR mediation or call-control client using the HTTP API; the ESL connector and the FreeSWITCH webhook need none).
 The token is printed once and stored only as a SHA-256 hash. Roles: ${ROLES.join(', ')}.`,
   async run(args, context) {
     const { positionals, values } = parseArgs({
