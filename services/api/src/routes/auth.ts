@@ -115,7 +115,9 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
     '/auth/register',
     {
       schema: { tags: ['auth'], body: RegisterBody, response: { 201: Registered, ...problems } },
-      config: { access: PUBLIC, idempotent: true, ...authRouteLimit },
+      // Not idempotent by key: an anonymous caller has no scope to keep keys in, and a replayed answer
+      // would hand the new user's tokens to whoever presents the key. A retry gets EMAIL_TAKEN instead.
+      config: { access: PUBLIC, ...authRouteLimit },
       preHandler: limited,
     },
     async (request, reply) => {

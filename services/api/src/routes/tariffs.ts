@@ -86,7 +86,8 @@ export async function tariffRoutes(app: FastifyInstance): Promise<void> {
     '/tariffs/:id',
     {
       schema: { tags: ['tariffs'], params: TariffIdParams, response: { 200: TariffResponse, ...problems } },
-      config: { access: { roles: ['admin', 'auditor', 'finance'] } },
+      // The same documents the list shows to every reader: customers may see the rates they pay.
+      config: { access: { roles: READERS } },
     },
     async (request) => {
       const found = find((request.params as { id: string }).id);
