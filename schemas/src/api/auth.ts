@@ -85,6 +85,16 @@ export const VerifyMfaBody = Type.Object(
   { ...strict, $id: 'VerifyMfaBody' },
 );
 export const RecoveryCodes = Type.Object({ recoveryCodes: Type.Array(Type.String()) }, strict);
+/** A second factor for turning MFA off or replacing the recovery codes: a TOTP code or a recovery code. */
+export const SecondFactorBody = Type.Object(
+  { code: Type.String({ minLength: 6, maxLength: 64 }), deviceId: Device },
+  { ...strict, $id: 'SecondFactorBody' },
+);
+export const ChangePasswordBody = Type.Object(
+  { currentPassword: Password, newPassword: Password, deviceId: Device },
+  { ...strict, $id: 'ChangePasswordBody' },
+);
+export const ResetMfaBody = Type.Object({ reason: Text(500) }, { ...strict, $id: 'ResetMfaBody' });
 
 export const SessionItem = Type.Object(
   {

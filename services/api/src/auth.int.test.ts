@@ -257,6 +257,133 @@ describe('MFA', () => {
   });
 });
 
+describe('managing your own credentials', () => {
+  async function withMfa() {
+    const user = await register();
+    const setup = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/setup-mfa',
+      headers: bearer(user.tokens.accessToken),
+    });
+    const { secret } = setup.json();
+    const verified = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/verify-mfa',
+      headers: bearer(user.tokens.accessToken),
+      payload: { code: await totpCode(secret, clock()) },
+    });
+    expect(verified.statusCode).toBe(200);
+    now += 30_000;
+    return { ...user, secret: secret as string, recoveryCodes: verified.json().recoveryCodes as string[] };
+  }
+
+  it('replaces the recovery codes with a second factor: the old set stops working', async () => {
+    const user = await withMfa();
+    const refused = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/recovery-codes',
+      headers: bearer(user.tokens.accessToken),
+      payload: { code: '000000' },
+    });
+    expect(refused.statusCode).toBe(401);
+    const replaced = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/recovery-codes',
+      headers: bearer(user.tokens.accessToken),
+      payload: { code: await totpCode(user.secret, clock()) },
+    });
+    expect(replaced.statusCode).toBe(200);
+    const fresh = replaced.json().recoveryCodes as string[];
+    expect(fresh).toHaveLength(10);
+    expect(fresh).not.toContain(user.recoveryCodes[1]);
+    const old = await login({ email: user.email, password: PASSWORD, totp: user.recoveryCodes[1] }, '10.5.0.1');
+    expect(old.statusCode).toBe(401);
+    const usable = await login({ email: user.email, password: PASSWORD, totp: fresh[0] }, '10.5.0.2');
+    expect(usable.json()).toMatchObject({ status: 'authenticated' });
+  });
+
+  it('turns MFA off with a second factor, after which a password alone logs in', async () => {
+    const user = await withMfa();
+    const off = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/disable-mfa',
+      headers: bearer(user.tokens.accessToken),
+      payload: { code: user.recoveryCodes[0] },
+    });
+    expect(off.statusCode).toBe(200);
+    expect((await login({ email: user.email, password: PASSWORD }, '10.5.1.1')).json()).toMatchObject({
+      status: 'authenticated',
+    });
+  });
+
+  it('lets an administrator reset the MFA of a user who lost every factor, and records who did', async () => {
+    const user = await withMfa();
+    expect((await login({ email: user.email, password: PASSWORD }, '10.5.2.1')).json()).toMatchObject({
+      status: 'mfa-required',
+    });
+    const byCustomer = await api.app.inject({
+      method: 'POST',
+      url: `/api/v1/users/${user.userId}/reset-mfa`,
+      headers: bearer(user.tokens.accessToken),
+      payload: { reason: 'lost phone' },
+    });
+    expect(byCustomer.statusCode).toBe(403);
+    const reset = await api.app.inject({
+      method: 'POST',
+      url: `/api/v1/users/${user.userId}/reset-mfa`,
+      headers: bearer(api.token('admin')),
+      payload: { reason: 'lost phone and recovery codes; identity checked by phone call' },
+    });
+    expect(reset.statusCode).toBe(200);
+    expect((await login({ email: user.email, password: PASSWORD }, '10.5.2.2')).json()).toMatchObject({
+      status: 'authenticated',
+    });
+    const log = await api.app.inject({
+      method: 'GET',
+      url: `/api/v1/audit/security?user=${user.userId}&limit=50`,
+      headers: bearer(api.token('admin')),
+    });
+    const disabled = log.json().items.find((e: { type: string }) => e.type === 'MfaDisabled');
+    expect(JSON.stringify(disabled)).toContain('admin');
+  });
+
+  it('changes the password with the current one, keeping this session and ending the others', async () => {
+    const user = await register();
+    const other = await login({ email: user.email, password: PASSWORD, deviceId: 'tablet' }, '10.5.3.1');
+    const otherRefresh = other.json().refreshToken as string;
+    const wrong = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      headers: bearer(user.tokens.accessToken),
+      payload: { currentPassword: 'not my password at all', newPassword: 'a brand new long passphrase 77' },
+    });
+    expect(wrong.statusCode).toBe(401);
+    const changed = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      headers: bearer(user.tokens.accessToken),
+      payload: { currentPassword: PASSWORD, newPassword: 'a brand new long passphrase 77' },
+    });
+    expect(changed.statusCode).toBe(200);
+    expect((await login({ email: user.email, password: PASSWORD }, '10.5.3.2')).statusCode).toBe(401);
+    expect(
+      (await login({ email: user.email, password: 'a brand new long passphrase 77' }, '10.5.3.3')).statusCode,
+    ).toBe(200);
+    const revoked = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/refresh',
+      payload: { refreshToken: otherRefresh },
+    });
+    expect(revoked.statusCode).toBe(401);
+    const kept = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/refresh',
+      payload: { refreshToken: user.tokens.refreshToken },
+    });
+    expect(kept.statusCode).toBe(200);
+  });
+});
+
 describe('lockout, sessions and rate limits', () => {
   it('locks after 5 failures, records it, and lets an admin unlock', async () => {
     const user = await register();

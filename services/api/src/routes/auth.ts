@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { findState, validateGstin } from '@khata/domain';
 import type { IdentityRejection, LoginResult, TokenPair } from '@khata/identity';
 import {
+  ChangePasswordBody,
   CreateUserBody,
   Done,
   LoginBody,
@@ -11,6 +12,8 @@ import {
   RefreshBody,
   RegisterBody,
   Registered,
+  ResetMfaBody,
+  SecondFactorBody,
   SecurityEvents,
   SecurityQuery,
   SessionIdParams,
@@ -283,6 +286,66 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
+  app.post(
+    '/auth/disable-mfa',
+    {
+      schema: { tags: ['auth'], body: SecondFactorBody, response: { 200: Done, ...problems } },
+      config: { access: { roles: [...signedIn.roles] }, ...authRouteLimit },
+    },
+    async (request) => {
+      const { userId } = userOf(request);
+      const body = request.body as Static<typeof SecondFactorBody>;
+      const done = await identity.disableMfa(
+        { userId, code: body.code, device: deviceOf(request, body.deviceId) },
+        { actor: `user:${userId}`, correlationId: request.id },
+      );
+      if (!done.ok) throw refuse(done.rejection);
+      return { ok: true as const };
+    },
+  );
+
+  app.post(
+    '/auth/recovery-codes',
+    {
+      schema: { tags: ['auth'], body: SecondFactorBody, response: { 200: RecoveryCodes, ...problems } },
+      config: { access: { roles: [...signedIn.roles] }, ...authRouteLimit },
+    },
+    async (request) => {
+      const { userId } = userOf(request);
+      const body = request.body as Static<typeof SecondFactorBody>;
+      const replaced = await identity.regenerateRecoveryCodes(
+        { userId, code: body.code, device: deviceOf(request, body.deviceId) },
+        { actor: `user:${userId}`, correlationId: request.id },
+      );
+      if (!replaced.ok) throw refuse(replaced.rejection);
+      return { recoveryCodes: [...replaced.recoveryCodes] };
+    },
+  );
+
+  app.post(
+    '/auth/password',
+    {
+      schema: { tags: ['auth'], body: ChangePasswordBody, response: { 200: Done, ...problems } },
+      config: { access: { roles: [...signedIn.roles] }, ...authRouteLimit },
+    },
+    async (request) => {
+      const { userId, sessionId } = userOf(request);
+      const body = request.body as Static<typeof ChangePasswordBody>;
+      const done = await identity.changePassword(
+        {
+          userId,
+          currentPassword: body.currentPassword,
+          newPassword: body.newPassword,
+          sessionId,
+          device: deviceOf(request, body.deviceId),
+        },
+        { actor: `user:${userId}`, correlationId: request.id },
+      );
+      if (!done.ok) throw refuse(done.rejection);
+      return { ok: true as const };
+    },
+  );
+
   app.get(
     '/auth/sessions',
     {
@@ -351,6 +414,25 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
       const { id } = request.params as { id: string };
       const done = await identity.unlockUser(
         { userId: id, reason: `unlocked by ${principal.userId}` },
+        { actor: `admin:${principal.userId}`, correlationId: request.id },
+      );
+      if (!done.ok) throw refuse(done.rejection);
+      return { ok: true as const };
+    },
+  );
+
+  app.post(
+    '/users/:id/reset-mfa',
+    {
+      schema: { tags: ['users'], params: UserIdParams, body: ResetMfaBody, response: { 200: Done, ...problems } },
+      config: { access: { roles: ['admin'] } },
+    },
+    async (request) => {
+      const principal = requirePrincipal(request);
+      const { id } = request.params as { id: string };
+      const { reason } = request.body as Static<typeof ResetMfaBody>;
+      const done = await identity.resetMfa(
+        { userId: id, reason },
         { actor: `admin:${principal.userId}`, correlationId: request.id },
       );
       if (!done.ok) throw refuse(done.rejection);
