@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { inspect } from 'node:util';
+import { HANGUP_CAUSES } from '@khata/esl/commands';
 
 /**
  * A value that must never reach a log line, an error message or a JSON response. `reveal()` is the only
@@ -302,12 +303,13 @@ function freeswitchNodes(read: (name: string) => string | undefined): Freeswitch
   });
 }
 
-// FreeSWITCH hangup causes are upper-case Q.850 names such as OUTGOING_CALL_BARRED or CALL_REJECTED.
-const HANGUP_CAUSE = /^[A-Z][A-Z0-9_]{2,63}$/;
-
 function hangupCause(value: string): string {
-  if (!HANGUP_CAUSE.test(value)) {
-    throw new ConfigError('FREESWITCH_DENIED_HANGUP_CAUSE', 'must be a hangup cause name such as CALL_REJECTED');
+  // FreeSWITCH turns an unknown cause name into NORMAL_CLEARING without a word, so names are checked here.
+  if (!HANGUP_CAUSES.has(value)) {
+    throw new ConfigError(
+      'FREESWITCH_DENIED_HANGUP_CAUSE',
+      'must be a FreeSWITCH hangup cause such as OUTGOING_CALL_BARRED or CALL_REJECTED',
+    );
   }
   return value;
 }
