@@ -182,12 +182,7 @@ export class Identity {
     readonly passwordCost?: ScryptCost;
   }): Promise<Identity> {
     const settings = options.settings ?? DEFAULT_IDENTITY_SETTINGS;
-    const keys = await SigningKeys.open({
-      directory: options.keysDirectory,
-      clock: options.clock,
-      retireAfterSeconds: retireAfterSeconds(settings),
-      rotateAfterSeconds: options.keyRotationSeconds ?? null,
-    });
+    const keys = await Identity.openKeys(options, settings);
     const secrets = options.keysDirectory === null ? SecretBox.generate() : await SecretBox.open(options.keysDirectory);
     return new Identity({
       store: options.store,
@@ -196,6 +191,26 @@ export class Identity {
       clock: options.clock,
       settings,
       ...(options.passwordCost === undefined ? {} : { passwordCost: options.passwordCost }),
+    });
+  }
+
+  /**
+   * The token signing keys of a key directory, without the rest of the service: for `khata keys`
+   * (list them, or rotate now; other processes pick a new key up on their next reload).
+   */
+  static openKeys(
+    options: {
+      readonly keysDirectory: string | null;
+      readonly clock: () => Date;
+      readonly keyRotationSeconds?: number | null;
+    },
+    settings: IdentitySettings = DEFAULT_IDENTITY_SETTINGS,
+  ): Promise<SigningKeys> {
+    return SigningKeys.open({
+      directory: options.keysDirectory,
+      clock: options.clock,
+      retireAfterSeconds: retireAfterSeconds(settings),
+      rotateAfterSeconds: options.keyRotationSeconds ?? null,
     });
   }
 

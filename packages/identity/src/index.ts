@@ -31,7 +31,13 @@ export {
   UNKNOWN_EMAILS_TRACKED_MAX,
   type UserSummary,
 } from './identity.ts';
-export { KEY_RELOAD_INTERVAL_SECONDS, SIGNING_ALGORITHM, SigningKeys, type SigningKeysOptions } from './keys.ts';
+export {
+  KEY_RELOAD_INTERVAL_SECONDS,
+  type KeyStatus,
+  SIGNING_ALGORITHM,
+  SigningKeys,
+  type SigningKeysOptions,
+} from './keys.ts';
 export {
   checkPasswordPolicy,
   PASSWORD_LENGTH_MAX,

@@ -18,6 +18,7 @@ import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, imp
  * when a token names a key it does not know, so a key written by another replica is honoured there.
  */
 export const SIGNING_ALGORITHM = 'EdDSA';
+export type KeyStatus = 'signing' | 'verifying' | 'retired';
 export const KEY_RELOAD_INTERVAL_SECONDS = 60;
 /** Unknown-kid reloads are at most this frequent, so forged kids cannot turn into a disk-read flood. */
 const RELOAD_ON_MISS_SECONDS_MIN = 5;
@@ -114,6 +115,17 @@ export class SigningKeys {
     this.#keys = [...this.#keys, { kid, createdAt, privateKey, publicKey, publicJwk: publicOnly(publicJwk, kid) }];
     await this.#prune(createdAt.getTime());
     return kid;
+  }
+
+  /** Every key on hand, oldest first: the newest signs, older ones verify until they retire. */
+  describe(): readonly { readonly kid: string; readonly createdAt: string; readonly status: KeyStatus }[] {
+    const nowMs = this.#options.clock().getTime();
+    return this.#keys.map((entry, index) => ({
+      kid: entry.kid,
+      createdAt: entry.createdAt.toISOString(),
+      status:
+        index === this.#keys.length - 1 ? 'signing' : this.#find(entry.kid, nowMs) === null ? 'retired' : 'verifying',
+    }));
   }
 
   /** The verifying keys as a JWK Set (for a `/.well-known/jwks.json` route). */

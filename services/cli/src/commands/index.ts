@@ -57,6 +57,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./token.ts')).tokenCommand,
   },
   {
+    name: 'keys',
+    summary: 'list the token signing keys, or rotate to a new one now',
+    load: async () => (await import('./keys.ts')).keysCommand,
+  },
+  {
     name: 'rate',
     summary: 'price a call (or find the longest affordable call) with a tariff file',
     load: async () => (await import('./rate.ts')).rateCommand,
