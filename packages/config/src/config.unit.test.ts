@@ -115,6 +115,11 @@ describe('configuration', () => {
       { FREESWITCH_DENIED_HANGUP_CAUSE: 'no thanks' },
       'FREESWITCH_DENIED_HANGUP_CAUSE',
     ],
+    [
+      'a hangup cause FreeSWITCH does not know (it would silently become NORMAL_CLEARING)',
+      { FREESWITCH_DENIED_HANGUP_CAUSE: 'ALLOTED_TIMEOUT' },
+      'FREESWITCH_DENIED_HANGUP_CAUSE',
+    ],
     ['a relative warning sound', { FREESWITCH_LOW_BALANCE_SOUND: 'low.wav' }, 'FREESWITCH_LOW_BALANCE_SOUND'],
     [
       'more command connections than allowed',
