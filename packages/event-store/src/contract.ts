@@ -28,6 +28,8 @@ export interface ContractTarget {
   fresh(): Promise<EventStore>;
   /** A new store instance over the same data, as after a process restart (memory: the same one). */
   reopen(store: EventStore): Promise<EventStore>;
+  /** The adapter implements `appendToStreams` (group commit); its tests run only then. */
+  readonly groupCommit?: boolean;
   /**
    * Appends `events` to `stream` in a transaction that stays open while `whileOpen` runs, then commits.
    * Only adapters with client-side transactions (PostgreSQL, PGlite) provide it.
@@ -498,6 +500,115 @@ export function eventStoreContract(name: string, target: ContractTarget): void {
         });
       }
     });
+
+    if (target.groupCommit === true) {
+      const appendToStreams = (
+        store: EventStore,
+        appends: Parameters<NonNullable<EventStore['appendToStreams']>>[0],
+      ) => {
+        if (store.appendToStreams === undefined) throw new Error('the adapter has no appendToStreams');
+        return store.appendToStreams(appends);
+      };
+      describe('group commit (appendToStreams)', () => {
+        it('decides each stream on its own: a wrong expected version fails that stream only, and writes none of it', async () => {
+          const store = await fresh();
+          await store.appendToStream('group-old', [event('A'), event('A')], { expected: 'no_stream' });
+          await store.appendToStream('group-stale', [event('A')], { expected: 'no_stream' });
+          const outcomes = await appendToStreams(store, [
+            { stream: 'group-new', events: [event('B'), event('B')], expected: 'no_stream' },
+            { stream: 'group-old', events: [event('B')], expected: 2n },
+            { stream: 'group-stale', events: [event('B')], expected: 5n },
+            { stream: 'group-any', events: [event('B')], expected: 'any' },
+          ]);
+          expect(outcomes.map((outcome) => (outcome.ok ? outcome.result.nextVersion : 'failed'))).toEqual([
+            2n,
+            3n,
+            'failed',
+            1n,
+          ]);
+          const failed = outcomes[2];
+          expect(failed?.ok === false ? failed.error : null).toBeInstanceOf(WrongExpectedVersion);
+          expect(failed?.ok === false ? (failed.error as WrongExpectedVersion).actual : null).toBe(1n);
+          expect((await store.readStream('group-stale')).events.map((e) => e.type)).toEqual(['A']);
+          const { events } = await store.readAll({ maxCount: 100 });
+          assertLogIntegrity(events);
+          // Each stream's events stay together and in order, and each result names its last event.
+          const positions = outcomes.flatMap((outcome) => (outcome.ok ? [outcome.result.position] : []));
+          for (const position of positions) expect(events.some((e) => e.position === position)).toBe(true);
+          expect(events.filter((e) => e.streamId === 'group-new').map((e) => e.version)).toEqual([1n, 2n]);
+        });
+
+        it('answers a repeated group with the original results and writes nothing twice; a clashing id fails only its stream', async () => {
+          const store = await fresh();
+          const appends = [
+            { stream: 'again-1', events: [event('C')], expected: 'no_stream' as const },
+            { stream: 'again-2', events: [event('C'), event('C')], expected: 'no_stream' as const },
+          ];
+          const first = await appendToStreams(store, appends);
+          const second = await appendToStreams(store, appends);
+          expect(second).toEqual(first);
+          const clash = { ...(appends[0]?.events[0] as NewEvent), data: { changed: true } };
+          const mixed = await appendToStreams(store, [
+            { stream: 'again-3', events: [event('D')], expected: 'no_stream' },
+            { stream: 'again-1', events: [clash], expected: 1n },
+          ]);
+          expect(mixed[0]?.ok).toBe(true);
+          expect(mixed[1]?.ok === false ? mixed[1].error : null).toBeInstanceOf(DuplicateEventId);
+          const { events } = await store.readAll({ maxCount: 100 });
+          expect(events.map((e) => e.streamId)).toEqual(['again-1', 'again-2', 'again-2', 'again-3']);
+        });
+
+        it('keeps the log gap-free and in stream order with 16 group writers and 16 single writers on shared streams', async () => {
+          const store = await fresh();
+          const WRITERS = 16;
+          const ROUNDS = 15;
+          const streams = Array.from({ length: 12 }, (_, i) => `mixed-${i}`);
+          const subscriberDone = { total: Number.POSITIVE_INFINITY };
+          const subscriber = consume(store, {
+            batchSize: 50,
+            done: (seen) => seen.length >= subscriberDone.total,
+            timeoutMs: 50_000,
+          });
+          let written = 0;
+          const groupWriter = async (w: number) => {
+            for (let k = 0; k < ROUNDS; k += 1) {
+              const chosen = [0, 1, 2].map((j) => streams[(w + k + j * 4) % streams.length] as string);
+              const versions = await Promise.all(
+                chosen.map(
+                  async (stream) => (await store.readStream(stream, { direction: 'backwards', maxCount: 1 })).version,
+                ),
+              );
+              const outcomes = await appendToStreams(
+                store,
+                chosen.map((stream, j) => ({
+                  stream,
+                  events: [event('G', { w, k, j }), event('G', { w, k, j })],
+                  expected: versions[j] === 0n ? ('no_stream' as const) : (versions[j] as bigint),
+                })),
+              );
+              for (const outcome of outcomes) {
+                if (outcome.ok) written += 2;
+                else expect(outcome.error).toBeInstanceOf(WrongExpectedVersion);
+              }
+            }
+          };
+          const singleWriter = async (w: number) => {
+            for (let k = 0; k < ROUNDS; k += 1) {
+              await appendWithRetry(store, streams[(w * 7 + k) % streams.length] as string, [event('S', { w, k })]);
+              written += 1;
+            }
+          };
+          await Promise.all(
+            Array.from({ length: WRITERS * 2 }, (_, i) => (i % 2 === 0 ? groupWriter(i) : singleWriter(i))),
+          );
+          subscriberDone.total = written;
+          await store.appendToStream('mixed-end', [event('End')], { expected: 'no_stream' });
+          const { events } = await subscriber;
+          assertLogIntegrity(events);
+          expect(events.filter((e) => e.streamId !== 'mixed-end')).toHaveLength(written);
+        });
+      });
+    }
 
     describe('bad input', () => {
       const cases: [string, () => { stream: unknown; events: unknown }, string][] = [

@@ -1,6 +1,6 @@
 import { createPgliteClient, createPostgresClient, type SqlClient } from '@khata/sql';
 import { MemoryEventStore } from './memory.ts';
-import { SqlEventStore } from './sql/store.ts';
+import { LOG_CACHE_EVENTS_DEFAULT, SqlEventStore } from './sql/store.ts';
 import type { EventStore } from './types.ts';
 
 export type EventStoreSettings =
@@ -36,7 +36,11 @@ export async function openEventStore(settings: EventStoreSettings, options: Open
       const client =
         settings.client ??
         (await createPgliteClient(settings.dataDir === undefined ? {} : { dataDir: settings.dataDir }));
-      return SqlEventStore.open(client, { migrate, ownsClient: settings.client === undefined });
+      return SqlEventStore.open(client, {
+        migrate,
+        ownsClient: settings.client === undefined,
+        logCacheEvents: LOG_CACHE_EVENTS_DEFAULT,
+      });
     }
     case 'postgres': {
       const client = createPostgresClient({
@@ -44,7 +48,11 @@ export async function openEventStore(settings: EventStoreSettings, options: Open
         applicationName: options.applicationName ?? 'khata-event-store',
         ...(settings.poolSize === undefined ? {} : { maxConnections: settings.poolSize }),
       });
-      return SqlEventStore.open(client, { migrate, notify: settings.notify ?? false });
+      return SqlEventStore.open(client, {
+        migrate,
+        notify: settings.notify ?? false,
+        logCacheEvents: LOG_CACHE_EVENTS_DEFAULT,
+      });
     }
     case 'eventstoredb': {
       const { EventStoreDbEventStore } = await import('./eventstoredb.ts');

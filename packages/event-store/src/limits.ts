@@ -4,6 +4,10 @@
 export const EVENT_SIZE_BYTES_MAX = 256 * 1024;
 /** Events in one append. Batched writers split larger groups. */
 export const APPEND_EVENTS_MAX = 5_000;
+/** Streams in one group-commit append (`appendToStreams`); larger groups are split into several commits. */
+export const APPEND_STREAMS_MAX = 1_000;
+/** Events in one group-commit append, all streams together. */
+export const APPEND_GROUP_EVENTS_MAX = 10_000;
 /** Characters in a stream id (`account-<uuid>` is 44). */
 export const STREAM_NAME_LENGTH_MAX = 200;
 /** Characters in an event type. */

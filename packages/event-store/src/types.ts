@@ -123,6 +123,21 @@ export interface SubscriptionBatch {
 
 export type EventStoreKind = 'postgres' | 'pglite' | 'eventstoredb' | 'memory';
 
+/** One stream's part of a multi-stream append (`appendToStreams`). */
+export interface StreamAppend {
+  readonly stream: string;
+  readonly events: readonly NewEvent[];
+  readonly expected: ExpectedVersion;
+}
+
+/**
+ * What one stream's append came to: its result, or the error `appendToStream` would have thrown for it
+ * alone (WrongExpectedVersion, DuplicateEventId, InvalidAppend…). Other streams are not affected by it.
+ */
+export type StreamAppendOutcome =
+  | { readonly ok: true; readonly result: AppendResult }
+  | { readonly ok: false; readonly error: unknown };
+
 export interface EventStore {
   readonly kind: EventStoreKind;
   appendToStream(
@@ -130,6 +145,14 @@ export interface EventStore {
     events: readonly NewEvent[],
     options: { readonly expected: ExpectedVersion },
   ): Promise<AppendResult>;
+  /**
+   * Group commit: appends to several streams at once, each with its own expected version and each
+   * all-or-nothing on its own, with the same semantics as one `appendToStream` per stream (idempotent
+   * retries, typed errors per stream). Adapters that can do it in one round trip and one commit
+   * implement it; callers fall back to `appendToStream` per stream where it is absent. A stream may
+   * appear at most once per call.
+   */
+  appendToStreams?(appends: readonly StreamAppend[]): Promise<readonly StreamAppendOutcome[]>;
   readStream(stream: string, options?: ReadStreamOptions): Promise<StreamSlice>;
   readAll(options: ReadAllOptions): Promise<ReadAllPage>;
   /** Catch-up, then live: yields batches until `signal` aborts. Never skips, never reorders a stream. */

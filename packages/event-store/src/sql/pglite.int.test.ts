@@ -24,6 +24,7 @@ eventStoreContract('pglite', {
     return SqlEventStore.open(client, { ownsClient: false });
   },
   reopen: () => SqlEventStore.open(client, { ownsClient: false }),
+  groupCommit: true,
   holdOpenAppend: (store, stream, events, whileOpen) => holdOpenAppendWith(client)(store, stream, events, whileOpen),
 });
 

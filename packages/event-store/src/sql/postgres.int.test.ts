@@ -1,7 +1,7 @@
 import { createPostgresClient, migrate, type SqlClient } from '@khata/sql';
 import { createTestDatabase, describeWithService, postgres, type TestDatabase } from '@khata/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { event, eventStoreContract } from '../contract.ts';
+import { assertLogIntegrity, consume, event, eventStoreContract } from '../contract.ts';
 import { TransactionIdsBehind } from '../errors.ts';
 import { holdOpenAppendWith, truncateEventStore } from './harness.ts';
 import { eventStoreMigrations } from './schema.ts';
@@ -29,7 +29,70 @@ describeWithService(postgres(), 'postgres adapter', (serverUrl) => {
       return open();
     },
     reopen: () => open(),
+    groupCommit: true,
     holdOpenAppend: (store, stream, events, whileOpen) => holdOpenAppendWith(admin)(store, stream, events, whileOpen),
+  });
+
+  // The same contract with the log tail cached in memory, as the factory opens the store in production.
+  eventStoreContract('postgres with a log cache', {
+    async fresh() {
+      await truncateEventStore(admin);
+      return SqlEventStore.open(
+        createPostgresClient({ connectionString: database.url, applicationName: 'khata-test' }),
+        {
+          logCacheEvents: 50,
+        },
+      );
+    },
+    reopen: () =>
+      SqlEventStore.open(createPostgresClient({ connectionString: database.url, applicationName: 'khata-test' }), {
+        logCacheEvents: 50,
+      }),
+    groupCommit: true,
+    holdOpenAppend: (store, stream, events, whileOpen) => holdOpenAppendWith(admin)(store, stream, events, whileOpen),
+  });
+
+  describe('postgres: log cache shared by subscribers', () => {
+    it('gives every one of 12 subscribers at different positions the whole log in order, while 16 writers append', async () => {
+      await truncateEventStore(admin);
+      const store = await SqlEventStore.open(
+        createPostgresClient({ connectionString: database.url, applicationName: 'khata-test' }),
+        { logCacheEvents: 64 },
+      );
+      try {
+        for (let i = 0; i < 40; i += 1)
+          await store.appendToStream(`early-${i}`, [event('Early')], { expected: 'no_stream' });
+        const middle = (await store.readAll({ maxCount: 20 })).last;
+        const WRITERS = 16;
+        const APPENDS = 25;
+        const total = 40 + WRITERS * APPENDS * 2;
+        const subscribers = Array.from({ length: 12 }, (_, i) =>
+          consume(store, {
+            after: i % 3 === 0 ? middle : null,
+            batchSize: 7 + i * 5,
+            done: (seen) => seen.length >= (i % 3 === 0 ? total - 20 : total),
+            timeoutMs: 50_000,
+          }),
+        );
+        await Promise.all(
+          Array.from({ length: WRITERS }, async (_, w) => {
+            for (let k = 0; k < APPENDS; k += 1) {
+              await store.appendToStream(`late-${w}-${k}`, [event('Late', { w, k }), event('Late', { w, k })], {
+                expected: 'no_stream',
+              });
+            }
+          }),
+        );
+        const direct = (await store.readAll({ maxCount: 10_000 })).events;
+        for (const [i, subscriber] of subscribers.entries()) {
+          const { events } = await subscriber;
+          assertLogIntegrity(events);
+          expect(events.map((e) => e.eventId)).toEqual(direct.slice(i % 3 === 0 ? 20 : 0).map((e) => e.eventId));
+        }
+      } finally {
+        await store.close();
+      }
+    });
   });
 
   describe('postgres: operational guards', () => {

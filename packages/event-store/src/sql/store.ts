@@ -7,7 +7,7 @@ import {
   TransactionIdsBehind,
   WrongExpectedVersion,
 } from '../errors.ts';
-import { ANY_APPEND_ATTEMPTS_MAX, READ_COUNT_MAX } from '../limits.ts';
+import { ANY_APPEND_ATTEMPTS_MAX, APPEND_GROUP_EVENTS_MAX, APPEND_STREAMS_MAX, READ_COUNT_MAX } from '../limits.ts';
 import { pollingSubscription, Waker } from '../subscription.ts';
 import type {
   AppendResult,
@@ -20,6 +20,8 @@ import type {
   ReadAllPage,
   ReadStreamOptions,
   RecordedEvent,
+  StreamAppend,
+  StreamAppendOutcome,
   StreamSlice,
   SubscribeOptions,
   SubscriptionBatch,
@@ -46,6 +48,14 @@ interface EventRow {
   data: RecordedEvent['data'];
   metadata: RecordedEvent['metadata'];
   stored_ms: string;
+}
+
+interface GroupAppendRow {
+  idx: number;
+  outcome: 'ok' | 'conflict' | 'retry';
+  next_version: string | null;
+  last_tx: string | null;
+  last_gp: string | null;
 }
 
 interface AppendRow {
@@ -113,8 +123,58 @@ function eventsJson(events: readonly ValidatedEvent[]): string {
 export interface SqlEventStoreOptions {
   /** Send NOTIFY on every append so subscribers in other processes wake at once instead of polling. */
   readonly notify?: boolean;
+  /**
+   * Events of the log's recent tail kept in memory per filter (0: none), so that the many subscribers
+   * of one process (every read-model shard, the process managers, the hot projection) share one read
+   * and one JSON parse of each page instead of each reading the log itself. See `LogWindow`.
+   */
+  readonly logCacheEvents?: number;
   /** Close the SQL client when the store closes (false when the client is shared). */
   readonly ownsClient?: boolean;
+}
+
+/**
+ * A window of the global log as one filter sees it: every matching event with `from < position ≤ to`,
+ * in log order. Readers whose `after` lies inside it are answered from memory; one reader at its end
+ * extends it with one database read that all readers waiting there share. A window whose last read
+ * reached the head answers "caught up" without asking the database again for LOG_CACHE_FRESH_MS, unless
+ * an append in this process or a NOTIFY says the log moved.
+ */
+interface LogWindow {
+  from: Position | null;
+  to: Position | null;
+  readonly events: RecordedEvent[];
+  caughtUp: boolean;
+  fetchedAt: number;
+  fetching: Promise<void> | null;
+}
+
+/** Default size of each filter's window when the factory turns the cache on. */
+export const LOG_CACHE_EVENTS_DEFAULT = 10_000;
+/** How long a caught-up window answers without a database read (bounds idle polling of many subscribers). */
+const LOG_CACHE_FRESH_MS = 5;
+/** A window not extended for this long is moved to where a reader ahead of it reads. */
+const LOG_CACHE_IDLE_MS = 1_000;
+/** Events fetched at least per window extension: fewer, larger reads while subscribers are catching up. */
+const LOG_CACHE_PAGE_EVENTS = 1_000;
+
+/** Index of the first event after `after` (binary search; events are in log order). */
+function firstAfter(events: readonly RecordedEvent[], after: Position | null): number {
+  if (after === null) return 0;
+  let low = 0;
+  let high = events.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((events[middle] as RecordedEvent).position <= after) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+function covers(window: LogWindow, after: Position | null): boolean {
+  if (window.from !== null && (after === null || after < window.from)) return false;
+  if (window.to === null) return after === null;
+  return after === null || after <= window.to;
 }
 
 /**
@@ -130,12 +190,21 @@ export class SqlEventStore implements EventStore {
   readonly #waker = new Waker();
   #unlisten: (() => Promise<void>) | null = null;
   readonly #readAllSql = new Map<string, string>();
+  readonly #logCacheEvents: number;
+  readonly #windows = new Map<string, LogWindow>();
 
   private constructor(client: SqlClient, options: SqlEventStoreOptions) {
     this.kind = client.dialect;
     this.#client = client;
     this.#notify = options.notify ?? false;
     this.#ownsClient = options.ownsClient ?? true;
+    this.#logCacheEvents = options.logCacheEvents ?? 0;
+  }
+
+  /** The log moved (an append here, or a NOTIFY): caught-up windows must ask the database again. */
+  #logMoved(): void {
+    for (const window of this.#windows.values()) window.fetchedAt = Number.NEGATIVE_INFINITY;
+    this.#waker.wake();
   }
 
   /**
@@ -151,7 +220,7 @@ export class SqlEventStore implements EventStore {
       if (options.migrate === true) await migrate(client, eventStoreMigrations);
       await store.#checkTransactionIds();
       if (store.#notify) {
-        store.#unlisten = await client.listen(NOTIFY_CHANNEL, () => store.#waker.wake());
+        store.#unlisten = await client.listen(NOTIFY_CHANNEL, () => store.#logMoved());
       }
     } catch (error) {
       if (store.#ownsClient) await client.close().catch(() => {});
@@ -214,7 +283,7 @@ export class SqlEventStore implements EventStore {
       }
       if (row === undefined) throw new Error('es.append_to_stream returned no row');
       if (row.outcome === 'ok') {
-        this.#waker.wake();
+        this.#logMoved();
         return {
           nextVersion: BigInt(row.next_version as string),
           position: sqlPosition(row.last_tx as string, row.last_gp as string),
@@ -229,6 +298,81 @@ export class SqlEventStore implements EventStore {
       if (original !== null) return original;
       throw new WrongExpectedVersion(stream, options.expected, BigInt(row.actual_version));
     }
+  }
+
+  async appendToStreams(appends: readonly StreamAppend[]): Promise<readonly StreamAppendOutcome[]> {
+    const outcomes: (StreamAppendOutcome | undefined)[] = new Array(appends.length);
+    const valid: { index: number; stream: string; category: string; expected: string; events: ValidatedEvent[] }[] = [];
+    const streams = new Set<string>();
+    appends.forEach((append, index) => {
+      try {
+        validateStreamName(append.stream);
+        if (streams.has(append.stream)) throw new RangeError(`stream ${append.stream} appears twice in one group`);
+        streams.add(append.stream);
+        valid.push({
+          index,
+          stream: append.stream,
+          category: streamCategory(append.stream),
+          expected: expectedToText(append.expected),
+          events: validateEvents(append.events),
+        });
+      } catch (error) {
+        outcomes[index] = { ok: false, error: translate(error) };
+      }
+    });
+    const single = async (index: number): Promise<void> => {
+      const append = appends[index] as StreamAppend;
+      try {
+        const result = await this.appendToStream(append.stream, append.events, { expected: append.expected });
+        outcomes[index] = { ok: true, result };
+      } catch (error) {
+        outcomes[index] = { ok: false, error };
+      }
+    };
+    for (const group of groupSlices(valid)) {
+      const payload = `[${group
+        .map(
+          (append) =>
+            `{"s":${JSON.stringify(append.stream)},"c":${JSON.stringify(append.category)},"x":"${append.expected}","e":${eventsJson(append.events)}}`,
+        )
+        .join(',')}]`;
+      let rows: GroupAppendRow[];
+      try {
+        rows = await this.#client.query<GroupAppendRow>(
+          'SELECT * FROM es.append_to_streams($1::jsonb, $2)',
+          [payload, this.#notify],
+          { name: 'khata_es_append_group' },
+        );
+      } catch (error) {
+        if (isConnectionError(error)) throw translate(error);
+        // A duplicate event id (or a deadlock with another process's group) failed the whole group:
+        // nothing of it was written. Each stream alone gets the exact single-append semantics.
+        await Promise.all(group.map((append) => single(append.index)));
+        continue;
+      }
+      const retry: number[] = [];
+      for (const row of rows) {
+        const append = group[row.idx];
+        if (append === undefined) throw new Error(`es.append_to_streams answered for unknown index ${row.idx}`);
+        if (row.outcome === 'ok') {
+          outcomes[append.index] = {
+            ok: true,
+            result: {
+              nextVersion: BigInt(row.next_version as string),
+              position: sqlPosition(row.last_tx as string, row.last_gp as string),
+            },
+          };
+        } else {
+          retry.push(append.index);
+        }
+      }
+      // A conflict may be an idempotent retry, or a race lost after the snapshot: the single path knows.
+      await Promise.all(retry.map(single));
+    }
+    this.#logMoved();
+    return outcomes.map(
+      (outcome, index) => outcome ?? { ok: false, error: new Error(`no outcome for append ${index}`) },
+    );
   }
 
   /**
@@ -294,6 +438,74 @@ export class SqlEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions): Promise<ReadAllPage> {
+    if (this.#logCacheEvents === 0) return this.#readAllFromDatabase(options);
+    const maxCount = validateReadCount(options.maxCount, options.maxCount, READ_COUNT_MAX);
+    const after = options.after ?? null;
+    const key = JSON.stringify(options.filter ?? null);
+    let window = this.#windows.get(key);
+    const idle = window !== undefined && performance.now() - window.fetchedAt > LOG_CACHE_IDLE_MS;
+    if (window === undefined || (after !== null && window.to !== null && after > window.to && idle)) {
+      // The first reader of this filter, or one ahead of a window nobody extends any more: the window
+      // starts where it reads. (Ahead of a window in use, a reader reads on its own until it is caught up.)
+      window = {
+        from: after,
+        to: after,
+        events: [],
+        caughtUp: false,
+        fetchedAt: Number.NEGATIVE_INFINITY,
+        fetching: null,
+      };
+      this.#windows.set(key, window);
+    }
+    const fresh = (): boolean => window.caughtUp && performance.now() - window.fetchedAt < LOG_CACHE_FRESH_MS;
+    for (let extensions = 0; ; extensions += 1) {
+      // A reader outside the window (a shard resuming from an old checkpoint) reads on its own.
+      if (!covers(window, after)) return this.#readAllFromDatabase(options);
+      const start = firstAfter(window.events, after);
+      const events = window.events.slice(start, start + maxCount);
+      const last = events.at(-1);
+      if (events.length === maxCount && last !== undefined) return { events, last: last.position, caughtUp: false };
+      if (fresh() || extensions >= 1) {
+        // Everything the window holds after `after`, up to how far it was read.
+        return {
+          events,
+          last: window.to ?? after,
+          caughtUp: window.caughtUp && start + events.length === window.events.length,
+        };
+      }
+      await this.#extend(window, options.filter, maxCount);
+    }
+  }
+
+  /** Reads the log after the window's end into it (one read shared by every reader waiting for it). */
+  async #extend(window: LogWindow, filter: EventFilter | undefined, maxCount: number): Promise<void> {
+    if (window.fetching !== null) return window.fetching;
+    const fetching = (async () => {
+      const page = await this.#readAllFromDatabase({
+        after: window.to,
+        maxCount: Math.min(READ_COUNT_MAX, Math.max(maxCount, LOG_CACHE_PAGE_EVENTS)),
+        ...(filter === undefined ? {} : { filter }),
+      });
+      window.events.push(...page.events);
+      if (page.last !== null) window.to = page.last;
+      window.caughtUp = page.caughtUp;
+      window.fetchedAt = performance.now();
+      const excess = window.events.length - this.#logCacheEvents;
+      if (excess > 0) {
+        const dropped = window.events.splice(0, excess);
+        window.from = (dropped.at(-1) as RecordedEvent).position;
+      }
+      if (page.events.length > 0) this.#waker.wake();
+    })();
+    window.fetching = fetching;
+    try {
+      await fetching;
+    } finally {
+      window.fetching = null;
+    }
+  }
+
+  async #readAllFromDatabase(options: ReadAllOptions): Promise<ReadAllPage> {
     const maxCount = validateReadCount(options.maxCount, options.maxCount, READ_COUNT_MAX);
     const [afterTx, afterGp] = parsePosition(options.after);
     const { sql, params } = this.#readAllQuery(options.filter);
@@ -394,6 +606,27 @@ export class SqlEventStore implements EventStore {
     }
     if (this.#ownsClient) await this.#client.close();
   }
+}
+
+/** Consecutive slices of a group commit within APPEND_STREAMS_MAX streams and APPEND_GROUP_EVENTS_MAX events. */
+function groupSlices<T extends { readonly events: readonly unknown[] }>(appends: readonly T[]): T[][] {
+  const slices: T[][] = [];
+  let current: T[] = [];
+  let events = 0;
+  for (const append of appends) {
+    if (
+      current.length > 0 &&
+      (current.length >= APPEND_STREAMS_MAX || events + append.events.length > APPEND_GROUP_EVENTS_MAX)
+    ) {
+      slices.push(current);
+      current = [];
+      events = 0;
+    }
+    current.push(append);
+    events += append.events.length;
+  }
+  if (current.length > 0) slices.push(current);
+  return slices;
 }
 
 function translate(error: unknown): unknown {
