@@ -14,10 +14,13 @@ import {
   type JsonObject,
   type NewEvent,
   type RecordedEvent,
+  type StreamAppend,
+  type StreamAppendOutcome,
   WrongExpectedVersion,
 } from '@khata/event-store';
 import { type AccountCommand, CURRENT_EVENT_VERSION } from '@khata/schemas';
 import { type ChainedMetadata, chainHash, GENESIS_HASH } from './chain.ts';
+import { GroupCommit } from './group-commit.ts';
 import { accountStream, eventIdFor } from './ids.ts';
 import type { AcceptedEvent, CommandOutcome } from './outcome.ts';
 import type { CommandLog, SnapshotStore } from './stores.ts';
@@ -55,12 +58,27 @@ export interface AccountWriterOptions {
   readonly appendAttemptsMax?: number;
   /** Called after each successful append, for live updates and tests (errors are ignored). */
   readonly onAppended?: (streamId: string, events: readonly AcceptedEvent[]) => void;
+  /**
+   * Group commit across accounts: the command-log reads and writes and the appends of all accounts
+   * whose batches are ready at the same moment go out together (one statement each). `false` writes
+   * each account on its own.
+   */
+  readonly groupCommit?: false | { readonly accountsMax?: number; readonly inFlightMax?: number };
 }
 
 export const BATCH_COMMANDS_MAX = 256;
 export const CACHED_ACCOUNTS_MAX = 10_000;
 export const SNAPSHOT_EVERY_EVENTS = 500;
 export const APPEND_ATTEMPTS_MAX = 8;
+/** Accounts whose writes share one group commit. */
+export const GROUP_COMMIT_ACCOUNTS_MAX = 1_000;
+/**
+ * Group commits on their way at once: two keep the database busy while the next group is decided,
+ * without holding more pool connections than a burst of single commands would.
+ */
+export const GROUP_COMMIT_IN_FLIGHT_MAX = 2;
+/** Accounts loaded from their snapshot at the same time (the rest wait their turn, not the pool's). */
+export const COLD_LOADS_IN_FLIGHT_MAX = 8;
 const READ_PAGE_EVENTS = 1_000;
 /** How far back a re-submitted command's events are searched for when its log entry is missing. */
 const ORIGINAL_SCAN_EVENTS_MAX = 10_000;
@@ -89,9 +107,15 @@ interface Queue {
  * (or from the fact an event records), so even a command whose log entry was lost appends nothing new.
  */
 export class AccountWriter {
-  readonly #options: Required<Omit<AccountWriterOptions, 'onAppended'>> & Pick<AccountWriterOptions, 'onAppended'>;
+  readonly #options: Required<Omit<AccountWriterOptions, 'onAppended' | 'groupCommit'>> &
+    Pick<AccountWriterOptions, 'onAppended'>;
   readonly #queues = new Map<string, Queue>();
   readonly #cache = new Map<string, LoadedAccount>();
+  readonly #logReads: GroupCommit<readonly string[], ReadonlyMap<string, CommandOutcome>> | null;
+  readonly #logWrites: GroupCommit<readonly CommandOutcome[], null> | null;
+  readonly #appends: GroupCommit<StreamAppend, StreamAppendOutcome> | null;
+  #coldLoads = 0;
+  readonly #coldWaiting: (() => void)[] = [];
 
   constructor(options: AccountWriterOptions) {
     this.#options = {
@@ -101,6 +125,33 @@ export class AccountWriter {
       appendAttemptsMax: APPEND_ATTEMPTS_MAX,
       ...options,
     };
+    const group = options.groupCommit ?? {};
+    if (group === false) {
+      this.#logReads = null;
+      this.#logWrites = null;
+      this.#appends = null;
+      return;
+    }
+    const bounds = {
+      itemsMax: group.accountsMax ?? GROUP_COMMIT_ACCOUNTS_MAX,
+      inFlightMax: group.inFlightMax ?? GROUP_COMMIT_IN_FLIGHT_MAX,
+    };
+    const { commandLog, store } = options;
+    this.#logReads = new GroupCommit(async (lists) => {
+      const found = await commandLog.getMany(lists.flat());
+      return lists.map(() => found);
+    }, bounds);
+    this.#logWrites = new GroupCommit(async (lists) => {
+      await commandLog.putMany(lists.flat());
+      return lists.map(() => null);
+    }, bounds);
+    this.#appends =
+      store.appendToStreams === undefined
+        ? null
+        : new GroupCommit(
+            (appends) => (store.appendToStreams as NonNullable<EventStore['appendToStreams']>)(appends),
+            bounds,
+          );
   }
 
   /** Queues a (schema-valid) command behind the account's earlier ones; resolves with its outcome. */
@@ -123,7 +174,8 @@ export class AccountWriter {
   /** The account's current state (from memory, a snapshot and the stream), for reads that need the authority. */
   async load(accountId: string): Promise<LoadedAccount> {
     const streamId = accountStream(accountId);
-    return this.#catchUp(this.#cache.get(streamId) ?? (await this.#fromSnapshot(streamId)));
+    const cached = this.#cache.get(streamId);
+    return cached === undefined ? this.#coldLoad(streamId) : this.#catchUp(cached);
   }
 
   /** Forgets cached state, e.g. after a test rewrites a stream. */
@@ -153,8 +205,26 @@ export class AccountWriter {
     }
   }
 
+  #logged(commandIds: readonly string[]): Promise<ReadonlyMap<string, CommandOutcome>> {
+    return this.#logReads === null ? this.#options.commandLog.getMany(commandIds) : this.#logReads.submit(commandIds);
+  }
+
+  async #log(outcomes: readonly CommandOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    if (this.#logWrites === null) await this.#options.commandLog.putMany(outcomes);
+    else await this.#logWrites.submit(outcomes);
+  }
+
+  async #append(stream: string, events: readonly NewEvent[], expected: bigint) {
+    const wanted = expected === 0n ? ('no_stream' as const) : expected;
+    if (this.#appends === null) return this.#options.store.appendToStream(stream, events, { expected: wanted });
+    const outcome = await this.#appends.submit({ stream, events, expected: wanted });
+    if (!outcome.ok) throw outcome.error;
+    return outcome.result;
+  }
+
   async #process(streamId: string, batch: readonly Pending[]): Promise<void> {
-    const logged = await this.#options.commandLog.getMany(batch.map((item) => item.command.commandId));
+    const logged = await this.#logged(batch.map((item) => item.command.commandId));
     const fresh: Pending[] = [];
     const waiting = new Map<string, Pending[]>();
     for (const item of batch) {
@@ -190,7 +260,8 @@ export class AccountWriter {
       // compare-and-set catches the rare write from elsewhere. A rejection writes nothing and so
       // proves nothing about freshness: it is decided again on state read from the stream.
       const cached = attempt === 1 ? this.#cache.get(streamId) : undefined;
-      let loaded = cached ?? (await this.#catchUp(this.#cache.get(streamId) ?? (await this.#fromSnapshot(streamId))));
+      const known = cached ?? this.#cache.get(streamId);
+      let loaded = cached ?? (known === undefined ? await this.#coldLoad(streamId) : await this.#catchUp(known));
       const now = this.#options.clock();
       let draft = this.#decideAll(loaded, items, now);
       if (cached !== undefined && draft.outcomes.some((outcome) => outcome.status === 'rejected')) {
@@ -200,13 +271,11 @@ export class AccountWriter {
       const outcomes = new Map<string, CommandOutcome>();
       if (draft.events.length === 0) {
         for (const outcome of draft.outcomes) outcomes.set(outcome.commandId, outcome);
-        await this.#options.commandLog.putMany(draft.outcomes);
+        await this.#log(draft.outcomes);
         return outcomes;
       }
       try {
-        const result = await this.#options.store.appendToStream(streamId, draft.events, {
-          expected: loaded.version === 0n ? 'no_stream' : loaded.version,
-        });
+        const result = await this.#append(streamId, draft.events, loaded.version);
         if (result.nextVersion !== draft.version) {
           // The store already had these exact events (same ids, same content): the append was a retry
           // of one that succeeded. Nothing was written now; recover what was.
@@ -223,7 +292,7 @@ export class AccountWriter {
         throw error;
       }
       this.#remember({ streamId, state: draft.state, version: draft.version, lastHash: draft.lastHash });
-      await this.#options.commandLog.putMany(draft.outcomes);
+      await this.#log(draft.outcomes);
       for (const outcome of draft.outcomes) outcomes.set(outcome.commandId, outcome);
       this.#notify(streamId, draft.outcomes);
       await this.#maybeSnapshot(streamId, loaded.version, draft);
@@ -281,7 +350,7 @@ export class AccountWriter {
       events: found,
       streamVersion: loaded.version.toString(),
     };
-    await this.#options.commandLog.putMany([outcome]);
+    await this.#log([outcome]);
     return outcome;
   }
 
@@ -352,6 +421,22 @@ export class AccountWriter {
       });
     }
     return { events, outcomes, state, version, lastHash };
+  }
+
+  /** State of an account this writer holds nothing of: its snapshot, then the stream after it. */
+  async #coldLoad(streamId: string): Promise<LoadedAccount> {
+    // A batch for a thousand accounts this process has not seen (after a restart) would otherwise queue
+    // two thousand reads on the pool at once, and later ones would time out waiting for a connection.
+    if (this.#coldLoads >= COLD_LOADS_IN_FLIGHT_MAX) {
+      await new Promise<void>((resume) => this.#coldWaiting.push(resume));
+    }
+    this.#coldLoads += 1;
+    try {
+      return await this.#catchUp(await this.#fromSnapshot(streamId));
+    } finally {
+      this.#coldLoads -= 1;
+      this.#coldWaiting.shift()?.();
+    }
   }
 
   async #fromSnapshot(streamId: string): Promise<LoadedAccount> {

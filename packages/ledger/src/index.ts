@@ -14,12 +14,15 @@ export {
   BATCH_COMMANDS_MAX,
   CACHED_ACCOUNTS_MAX,
   type CommandMeta,
+  GROUP_COMMIT_ACCOUNTS_MAX,
+  GROUP_COMMIT_IN_FLIGHT_MAX,
   type LoadedAccount,
   SNAPSHOT_EVERY_EVENTS,
 } from './account-writer.ts';
 export { type ChainBreak, type ChainReport, chainHash, GENESIS_HASH, verifyStream } from './chain.ts';
+export { GroupCommit, type GroupCommitOptions } from './group-commit.ts';
 export { accountIdOf, accountStream, eventIdFor, KHATA_NAMESPACE } from './ids.ts';
-export { InvalidCommand, Ledger, type LedgerOptions } from './ledger.ts';
+export { InvalidCommand, LEDGER_BATCH_COMMANDS_MAX, Ledger, type LedgerOptions } from './ledger.ts';
 export type { AcceptedEvent, CommandOutcome } from './outcome.ts';
 export { ledgerMigrations } from './schema.ts';
 export {

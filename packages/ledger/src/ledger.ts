@@ -39,6 +39,8 @@ export interface LedgerOptions extends Omit<AccountWriterOptions, 'decider'> {
 
 const validateCommand = createValidator<AccountCommand>(AccountCommandSchema);
 const CLAIM_ATTEMPTS_MAX = 5;
+/** Commands in one `executeBatch`: bounds the memory and the time one call holds its callers. */
+export const LEDGER_BATCH_COMMANDS_MAX = 10_000;
 const RERATE_READ_PAGE = 1_000;
 
 type RerateCall = Extract<AccountCommand, { type: 'RerateUsage' }>['calls'][number];
@@ -63,7 +65,35 @@ export class Ledger {
   async execute(input: unknown, meta: CommandMeta): Promise<CommandOutcome> {
     const checked = validateCommand(input);
     if (!checked.ok) throw new InvalidCommand(checked.issues);
-    const command = checked.value;
+    return this.#run(checked.value, meta);
+  }
+
+  /**
+   * The batch entry point of a production ingester (SPEC §14: CDRs on batches): validates every
+   * command first, and when one does not match its schema throws InvalidCommand (issue pointers start
+   * with the command's index) before anything is decided or written. Then all commands are handed to
+   * their accounts' single writers at once: each account's commands are decided in the order given and
+   * appended together, and the accounts' appends share group commits. Outcomes come back in input
+   * order, one per command (a rejection is an outcome, not an error).
+   */
+  async executeBatch(inputs: readonly unknown[], meta: CommandMeta): Promise<CommandOutcome[]> {
+    if (inputs.length > LEDGER_BATCH_COMMANDS_MAX) {
+      throw new InvalidCommand([
+        { path: '', message: `at most ${LEDGER_BATCH_COMMANDS_MAX} commands per batch, got ${inputs.length}` },
+      ]);
+    }
+    const commands: AccountCommand[] = [];
+    const issues: SchemaIssue[] = [];
+    inputs.forEach((input, index) => {
+      const checked = validateCommand(input);
+      if (checked.ok) commands.push(checked.value);
+      else issues.push(...checked.issues.map((issue) => ({ ...issue, path: `/${index}${issue.path}` })));
+    });
+    if (issues.length > 0) throw new InvalidCommand(issues);
+    return Promise.all(commands.map((command) => this.#run(command, meta)));
+  }
+
+  async #run(command: AccountCommand, meta: CommandMeta): Promise<CommandOutcome> {
     if (command.type === 'AssignNumber' && command.kind === 'toll-free') return this.#assignTollFree(command, meta);
     const outcome = await this.writer.submit(command, meta);
     if (command.type === 'ReleaseNumber' && command.kind === 'toll-free' && outcome.status === 'accepted') {
