@@ -1,7 +1,7 @@
 import { parseLocalDate, startOfLocalDay } from '@khata/domain';
 import { accountEvents } from '@khata/projections/shared';
 import type { Projection } from '@khata/projector';
-import { cancelAccountJobs, cancelJob, scheduleJob } from '@khata/scheduler';
+import { cancelAccountJobs, cancelJobs, type JobSpec, scheduleJob } from '@khata/scheduler';
 
 /**
  * Process managers: projections whose "read model" is the scheduler's job table. Each reacts to account
@@ -26,25 +26,36 @@ export const reservationExpiryManager: Projection = {
   },
   shards: 2,
   async apply(tx, events) {
+    // Each job's last action in the batch is what counts, so the batch collapses to its schedules (one
+    // statement each; rare: a reservation per authorized call) and one statement for all cancellations
+    // (a CDR per rated call: most of the log). A job scheduled and then cancelled within the batch is
+    // still written first, so the table ends as it would have event by event.
+    const scheduled = new Map<string, JobSpec>();
+    const cancelled = new Set<string>();
     for (const { accountId, event } of accountEvents(events)) {
       switch (event.type) {
         case 'CallAuthorized':
-        case 'ReservationExtended':
-          await scheduleJob(tx, {
-            jobId: reservationJob(accountId, event.data.callId),
+        case 'ReservationExtended': {
+          const jobId = reservationJob(accountId, event.data.callId);
+          cancelled.delete(jobId);
+          scheduled.set(jobId, {
+            jobId,
             kind: EXPIRE_RESERVATION,
             payload: { accountId, callId: event.data.callId },
             dueAt: new Date(event.data.expiresAt),
           });
           break;
+        }
         case 'CdrRated':
         case 'ReservationExpired':
-          await cancelJob(tx, reservationJob(accountId, event.data.callId));
+          cancelled.add(reservationJob(accountId, event.data.callId));
           break;
         default:
           break;
       }
     }
+    for (const job of scheduled.values()) await scheduleJob(tx, job);
+    if (cancelled.size > 0) await cancelJobs(tx, [...cancelled]);
   },
 };
 

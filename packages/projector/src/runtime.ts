@@ -1,4 +1,4 @@
-import type { EventStore, Position, RecordedEvent } from '@khata/event-store';
+import { type EventStore, matchesFilter, type Position, type RecordedEvent } from '@khata/event-store';
 import { type MigrationReport, migrate, quoteIdentifier, type SqlClient, type SqlQueryable } from '@khata/sql';
 import type { ProjectorMetrics } from './metrics.ts';
 import { generationMigrations, generationSchema, PoisonEvent, type Projection, shardOf } from './projection.ts';
@@ -38,6 +38,13 @@ export interface ProjectorOptions {
 }
 
 export const PROJECTOR_BATCH_SIZE_DEFAULT = 500;
+/** Events per page of a rebuild: larger pages, fewer statements per event while catching up from zero. */
+export const REBUILD_BATCH_SIZE_DEFAULT = 5_000;
+/** Pages of one rebuild (10^6 × the page size: far beyond any log this runs on). */
+const REBUILD_PAGES_MAX = 1_000_000;
+
+/** Thrown inside a transaction to roll back a trial application. */
+class RolledBack extends Error {}
 export const LEASE_SECONDS_DEFAULT = 15;
 export const RENEW_INTERVAL_MS_DEFAULT = 3_000;
 /** Events counted when measuring a shard's lag (beyond this, lag is reported as at least this). */
@@ -254,9 +261,79 @@ export class Projector {
    * one queries read. The old generation keeps serving (and being updated by workers) until the switch.
    */
   async rebuild(name: string, options: { readonly onProgress?: (events: number) => void } = {}): Promise<number> {
-    const projection = this.#byName.get(name);
-    if (projection === undefined) throw new Error(`unknown projection ${name}`);
+    return this.rebuildAll([name], options);
+  }
+
+  /**
+   * Rebuilds several read models in one pass over the log (`khata projections rebuild --all`): each page
+   * of the log is read and parsed once, and every read model applies its part of it, all shards together,
+   * in one transaction that also moves all its shards' checkpoints (the new generation belongs to this
+   * rebuild alone, so its shards never diverge). The read models' transactions for a page run side by
+   * side, and the next page is read while they run. Then each switches to its new generation. Returns
+   * the number of events that at least one of them takes.
+   */
+  async rebuildAll(
+    names: readonly string[],
+    options: { readonly onProgress?: (events: number) => void; readonly batchSize?: number } = {},
+  ): Promise<number> {
+    const { db, store } = this.#options;
+    const owner = `${this.#options.workerId}:rebuild`;
+    const targets: { projection: Projection; generation: number; schema: string }[] = [];
+    for (const name of names) {
+      const projection = this.#byName.get(name);
+      if (projection === undefined) throw new Error(`unknown projection ${name}`);
+      targets.push({ projection, ...(await this.#prepareGeneration(projection, owner)) });
+    }
+    const head = await store.headPosition();
+    const batchSize = options.batchSize ?? REBUILD_BATCH_SIZE_DEFAULT;
+    let read = 0;
+    let previous: Position | null = null;
+    if (head !== null) {
+      const next = (after: Position | null) => store.readAll({ after, maxCount: batchSize });
+      let pending = next(null);
+      for (let pages = 0; pages < REBUILD_PAGES_MAX; pages += 1) {
+        const page = await pending;
+        const last: Position | null = page.last ?? previous;
+        const done = last === null || last >= head || page.events.length === 0;
+        // Read ahead while this page is applied: the database and this process work side by side.
+        if (!done) pending = next(last);
+        if (last !== null && (previous === null || last > previous)) {
+          const from = previous;
+          await Promise.all(
+            targets.map(({ projection, generation, schema }) =>
+              this.#commitAllShards(projection, generation, owner, schema, page.events, from, last),
+            ),
+          );
+          previous = last;
+        }
+        read += page.events.filter((event) =>
+          targets.some(({ projection }) => matchesFilter(event, projection.filter)),
+        ).length;
+        options.onProgress?.(read);
+        if (done) break;
+      }
+    }
+    for (const { projection, generation } of targets) {
+      await db.transaction(async (tx) => {
+        await tx.query(
+          `UPDATE projections.registry SET active_generation = $2, building_generation = NULL, shards = $3, switched_at = now()
+            WHERE name = $1`,
+          [projection.name, generation, projection.shards],
+        );
+        await tx.query(
+          'UPDATE projections.checkpoints SET owner = NULL, lease_until = NULL WHERE name = $1 AND generation = $2',
+          [projection.name, generation],
+        );
+      });
+      this.#log.info('projection rebuilt', { projection: projection.name, generation, events: read });
+    }
+    return read;
+  }
+
+  /** Creates the next generation of a read model, empty, with every shard's checkpoint leased to `owner`. */
+  async #prepareGeneration(projection: Projection, owner: string): Promise<{ generation: number; schema: string }> {
     const { db } = this.#options;
+    const { name } = projection;
     const [registry] = await db.query<{ active_generation: number; building_generation: number | null }>(
       'SELECT active_generation, building_generation FROM projections.registry WHERE name = $1',
       [name],
@@ -270,37 +347,84 @@ export class Projector {
     await migrate(db, generationMigrations(projection, generation));
     await ensureCheckpoints(db, name, generation, projection.shards);
     await db.query('UPDATE projections.registry SET building_generation = $2 WHERE name = $1', [name, generation]);
-    const owner = `${this.#options.workerId}:rebuild`;
     await db.query(
       `UPDATE projections.checkpoints SET owner = $3, lease_until = now() + interval '1 day'
         WHERE name = $1 AND generation = $2`,
       [name, generation, owner],
     );
-    const head = await this.#options.store.headPosition();
-    let applied = 0;
-    for (let shard = 0; shard < projection.shards; shard += 1) {
-      const abort = new AbortController();
-      await this.#runShard(projection, generation, shard, owner, abort.signal, {
-        until: head,
-        onBatch: (events) => {
-          applied += events;
-          options.onProgress?.(applied);
-        },
-      });
+    return { generation, schema };
+  }
+
+  /**
+   * Applies a page of the log to every shard of a generation this process owns alone (a rebuild), and
+   * moves all its checkpoints from `previous` to `next`, in one transaction. A projection's rows are
+   * keyed by account, and each account lives in one shard, so applying the shards' events together
+   * writes what applying them shard by shard would.
+   */
+  async #commitAllShards(
+    projection: Projection,
+    generation: number,
+    owner: string,
+    schema: string,
+    page: readonly RecordedEvent[],
+    previous: Position | null,
+    next: Position,
+  ): Promise<void> {
+    const events = page.filter((event) => matchesFilter(event, projection.filter));
+    const counts = new Array<number>(projection.shards).fill(0);
+    for (const event of events) {
+      const shard = shardOf(event.streamId, projection.shards);
+      counts[shard] = (counts[shard] ?? 0) + 1;
     }
-    await db.transaction(async (tx) => {
-      await tx.query(
-        `UPDATE projections.registry SET active_generation = $2, building_generation = NULL, shards = $3, switched_at = now()
-          WHERE name = $1`,
-        [name, generation, projection.shards],
-      );
-      await tx.query(
-        'UPDATE projections.checkpoints SET owner = NULL, lease_until = NULL WHERE name = $1 AND generation = $2',
-        [name, generation],
-      );
-    });
-    this.#log.info('projection rebuilt', { projection: name, generation, events: applied });
-    return applied;
+    try {
+      await this.#options.db.transaction(async (tx) => {
+        if (events.length > 0) await projection.apply(tx, events, { schema });
+        const moved = await tx.query(
+          `UPDATE projections.checkpoints AS c
+              SET position = $5, events_applied = c.events_applied + n.applied, updated_at = now(),
+                  last_event_at = COALESCE($6::timestamptz, c.last_event_at)
+             FROM unnest($7::int[], $8::bigint[]) AS n (shard, applied)
+            WHERE c.name = $1 AND c.generation = $2 AND c.shard = n.shard AND c.owner = $3
+              AND c.position IS NOT DISTINCT FROM $4
+            RETURNING c.shard`,
+          [
+            projection.name,
+            generation,
+            owner,
+            previous,
+            next,
+            events.at(-1)?.storedAt ?? null,
+            counts.map((_, shard) => shard),
+            counts,
+          ],
+        );
+        if (moved.length !== projection.shards) {
+          throw new LostOwnership(`${projection.name} generation ${generation} is no longer rebuilt by ${owner}`);
+        }
+      });
+    } catch (error) {
+      if (error instanceof LostOwnership || events.length === 0) throw error;
+      // Name the event the read model cannot apply, as a live runner would: the page again, one event
+      // after another in one transaction that is rolled back whatever happens.
+      let poison: PoisonEvent | null = null;
+      await this.#options.db
+        .transaction(async (tx) => {
+          for (const event of events) {
+            try {
+              await projection.apply(tx, [event], { schema });
+            } catch (single) {
+              poison = new PoisonEvent(projection.name, event, single);
+              break;
+            }
+          }
+          throw new RolledBack();
+        })
+        .catch((rollback: unknown) => {
+          if (!(rollback instanceof RolledBack)) throw rollback;
+        });
+      if (poison !== null) throw poison;
+      throw error;
+    }
   }
 
   /** Drops generations that are neither active nor being built (after a rebuild has switched over). */

@@ -6,6 +6,7 @@ export {
   CLAIM_BATCH_MAX,
   cancelAccountJobs,
   cancelJob,
+  cancelJobs,
   JOB_ATTEMPTS_MAX_DEFAULT,
   JOB_LOCK_SECONDS,
   type Job,

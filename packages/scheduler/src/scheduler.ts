@@ -79,6 +79,21 @@ export async function cancelJob(tx: SqlQueryable, jobId: string): Promise<void> 
   );
 }
 
+/** Job ids per cancelling statement: bounds the array parameter. */
+export const CANCEL_JOBS_PER_STATEMENT_MAX = 5_000;
+
+/** `cancelJob` for many jobs at once: one statement per CANCEL_JOBS_PER_STATEMENT_MAX ids. */
+export async function cancelJobs(tx: SqlQueryable, jobIds: readonly string[]): Promise<void> {
+  for (let start = 0; start < jobIds.length; start += CANCEL_JOBS_PER_STATEMENT_MAX) {
+    await tx.query(
+      `UPDATE scheduler.jobs SET status = 'cancelled', updated_at = now()
+        WHERE job_id = ANY($1::text[]) AND status = 'pending' AND locked_by IS NULL`,
+      [jobIds.slice(start, start + CANCEL_JOBS_PER_STATEMENT_MAX)],
+      { name: 'khata_cancel_jobs' },
+    );
+  }
+}
+
 /** Cancels the pending jobs of a kind whose payload names the account (a subscription that ended). */
 export async function cancelAccountJobs(tx: SqlQueryable, kind: string, accountId: string): Promise<void> {
   await tx.query(
