@@ -225,6 +225,47 @@ describeWithService(redisService(), 'hot projection in redis', (url) => {
     return { hot, flush: () => hot.clear(), close: () => hot.clear().then(() => hot.close()) };
   });
 
+  it('answers authorizations that arrive together with one Redis round trip, each with its own account', async () => {
+    const client = new Redis(url, { maxRetriesPerRequest: 2 });
+    const hot = new RedisHotStore(client, { keyPrefix: `test-${randomUUID()}:` });
+    try {
+      const accounts = Array.from({ length: 40 }, (_, index) => ({ id: randomUUID(), version: BigInt(index + 1) }));
+      await hot.apply(
+        accounts.map(({ id, version }) => ({
+          accountId: id,
+          fromVersion: 1n,
+          toVersion: version,
+          state: initialState(),
+        })),
+        null,
+      );
+      let scriptCalls = 0;
+      const send = client.sendCommand.bind(client);
+      client.sendCommand = ((command: { name: string }) => {
+        if (command.name === 'evalsha' || command.name === 'eval') scriptCalls += 1;
+        return send(command as never);
+      }) as typeof client.sendCommand;
+      const unknown = randomUUID();
+      const asked = [...accounts.map(({ id }) => id), accounts[0]?.id as string, unknown];
+      const first = await Promise.all(asked.map((id) => hot.get(id)));
+      expect(scriptCalls).toBe(1);
+      expect(first.map((account) => account?.version ?? null)).toEqual([
+        ...accounts.map(({ version }) => version),
+        1n,
+        null,
+      ]);
+      // Unchanged versions: the states this process already decoded are answered again, not resent.
+      const second = await Promise.all(accounts.map(({ id }) => hot.get(id)));
+      expect(scriptCalls).toBe(2);
+      second.forEach((account, index) => {
+        expect(account).toBe(first[index]);
+      });
+    } finally {
+      await hot.clear();
+      await hot.close();
+    }
+  });
+
   it('fails closed (or open, with a cap) when Redis cannot be reached', async () => {
     const unreachable = new Redis('redis://127.0.0.1:1', {
       lazyConnect: true,
