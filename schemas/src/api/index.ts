@@ -1,6 +1,7 @@
 export * from './accounts.ts';
 export * from './auth.ts';
 export * from './calls.ts';
+export * from './cdr-batch.ts';
 export * from './common.ts';
 export * from './freeswitch.ts';
 export * from './subscriptions.ts';

@@ -16,6 +16,7 @@ import { accountRoutes } from './routes/accounts.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { callRoutes } from './routes/calls.ts';
+import { cdrBatchRoutes } from './routes/cdr-batch.ts';
 import { freeswitchRoutes } from './routes/freeswitch.ts';
 import { healthRoutes } from './routes/health.ts';
 import { readRoutes } from './routes/reads.ts';
@@ -159,6 +160,7 @@ export async function buildApp(deps: ApiDeps): Promise<Api> {
       await v1.register(readRoutes);
       await v1.register(subscriptionRoutes);
       await v1.register(callRoutes);
+      await v1.register(cdrBatchRoutes);
       await v1.register(tariffRoutes);
       await v1.register(auditRoutes);
       await v1.register(streamRoutes);
