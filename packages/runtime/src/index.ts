@@ -13,6 +13,7 @@ export {
   verifyAccount,
 } from './audit.ts';
 export * from './catalog.ts';
+export { FOLLOWER_FAILING_SECONDS_MAX, LogFollowers, type LogFollowersOptions } from './followers.ts';
 export { httpMigrations } from './http-schema.ts';
 export {
   type Check,
@@ -31,4 +32,10 @@ export {
   openKhata,
   projectorWork,
 } from './khata.ts';
-export { type PublishedTariff, TariffRegistry } from './tariffs.ts';
+export { READINESS_CHECK_TIMEOUT_MILLISECONDS, type Readiness, readiness } from './readiness.ts';
+export {
+  type PublishedTariff,
+  TARIFF_FOLLOWER_NAME,
+  TariffRegistry,
+  type TariffRegistryOptions,
+} from './tariffs.ts';

@@ -22,6 +22,7 @@ import type { MigrationReport, SqlClient } from '@khata/sql';
 import { Redis } from 'ioredis';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { loadCatalog } from './catalog.ts';
+import { LogFollowers } from './followers.ts';
 import { openInfrastructure } from './infrastructure.ts';
 import { TariffRegistry } from './tariffs.ts';
 
@@ -67,6 +68,8 @@ export interface Khata {
   /** The Redis connection when REDIS_URL is set (hot projection, rate limits). */
   readonly redis: Redis | null;
   readonly metrics: Registry;
+  /** This process's log followers (tariffs, the ESL connector's top-ups, the live feed): metrics and `/ready`. */
+  readonly followers: LogFollowers;
   readonly workerId: string;
   /** The schema queries read for a read model (cached briefly; rebuilds switch it). */
   readModelSchema(name: string): Promise<string>;
@@ -106,7 +109,10 @@ export async function openKhata(config: KhataConfig, options: OpenKhataOptions):
     });
     closers.push(() => infrastructure.close());
     const { eventStore, readDb } = infrastructure;
-    const tariffs = new TariffRegistry(eventStore);
+    const metrics = new Registry();
+    collectDefaultMetrics({ register: metrics, prefix: 'khata_process_' });
+    const followers = new LogFollowers({ metrics, log });
+    const tariffs = new TariffRegistry(eventStore, { followers });
     await tariffs.load();
     closers.push(() => tariffs.close());
     // The tariff file seeds the first version; later versions are published through the API.
@@ -126,8 +132,6 @@ export async function openKhata(config: KhataConfig, options: OpenKhataOptions):
     };
     if (options.migrate === true) await Projector.prepare(readDb, projectorWork);
 
-    const metrics = new Registry();
-    collectDefaultMetrics({ register: metrics, prefix: 'khata_process_' });
     const projector = new Projector({
       store: eventStore,
       db: readDb,
@@ -241,6 +245,7 @@ export async function openKhata(config: KhataConfig, options: OpenKhataOptions):
       identity,
       redis,
       metrics,
+      followers,
       workerId,
       readModelSchema,
       async start() {

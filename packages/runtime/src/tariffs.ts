@@ -1,8 +1,17 @@
 import { createHash } from 'node:crypto';
 import { parseTariff, type Tariff } from '@khata/domain';
-import { type EventStore, type JsonObject, WrongExpectedVersion } from '@khata/event-store';
+import {
+  type EventStore,
+  type FollowLogOptions,
+  followLog,
+  type JsonObject,
+  type LogFollower,
+  type Position,
+  WrongExpectedVersion,
+} from '@khata/event-store';
 import type { TariffPublishedData } from '@khata/schemas';
 import { v5 as uuidV5 } from 'uuid';
+import type { LogFollowers } from './followers.ts';
 
 export interface PublishedTariff {
   readonly id: string;
@@ -15,25 +24,37 @@ export interface PublishedTariff {
 
 const NAMESPACE = '2e7d4c1b-9a8f-5b6c-8d7e-1f2a3b4c5d6e';
 const PAGE = 500;
+/** The follower's name in logs, metrics and `/ready`. */
+export const TARIFF_FOLLOWER_NAME = 'tariffs';
+
+export interface TariffRegistryOptions {
+  /** Where the follower of new publications is reported (metrics, `/ready`); unreported when absent. */
+  readonly followers?: Pick<LogFollowers, 'follow'>;
+  /** Retry bounds of the follower (tests shorten them). */
+  readonly retryDelayMilliseconds?: FollowLogOptions['retryDelayMilliseconds'];
+}
 
 /**
  * The tariffs in force, event-sourced: `tariff-<id>` streams of TariffPublished events. Every process
  * loads the latest version of each at start and follows new publications, so a tariff published
- * through the API reaches every API and worker process without a restart.
+ * through the API reaches every API and worker process without a restart. The follower survives store
+ * outages (it resumes from the last publication it applied), so processes cannot keep diverging versions.
  */
 export class TariffRegistry {
   readonly #store: EventStore;
+  readonly #options: TariffRegistryOptions;
   readonly #current = new Map<string, PublishedTariff>();
   #abort: AbortController | null = null;
-  #done: Promise<void> = Promise.resolve();
+  #follower: LogFollower | null = null;
 
-  constructor(store: EventStore) {
+  constructor(store: EventStore, options: TariffRegistryOptions = {}) {
     this.#store = store;
+    this.#options = options;
   }
 
-  /** Loads every published tariff; returns the log position to follow from. */
+  /** Loads every published tariff, then follows new publications from there. */
   async load(): Promise<void> {
-    let after = null;
+    let after: Position | null = null;
     for (;;) {
       const page = await this.#store.readAll({ after, maxCount: PAGE, filter: { streamPrefixes: ['tariff-'] } });
       for (const event of page.events) this.#apply(event.data as unknown as TariffPublishedData);
@@ -43,22 +64,29 @@ export class TariffRegistry {
     this.#follow(after);
   }
 
-  #follow(after: Parameters<EventStore['readAll']>[0]['after']): void {
+  #follow(after: Position | null): void {
     const abort = new AbortController();
     this.#abort = abort;
-    this.#done = (async () => {
-      try {
-        for await (const batch of this.#store.subscribe({
-          after: after ?? null,
-          filter: { streamPrefixes: ['tariff-'] },
-          signal: abort.signal,
-        })) {
-          for (const event of batch.events) this.#apply(event.data as unknown as TariffPublishedData);
-        }
-      } catch {
-        // Stopped (close) or the store went away; the next start reloads everything.
-      }
-    })();
+    const options: FollowLogOptions = {
+      name: TARIFF_FOLLOWER_NAME,
+      store: this.#store,
+      after,
+      filter: { streamPrefixes: ['tariff-'] },
+      signal: abort.signal,
+      // Applying is idempotent (an older or equal version is ignored), so a batch brought again is harmless.
+      handle: (batch) => {
+        for (const event of batch.events) this.#apply(event.data as unknown as TariffPublishedData);
+      },
+      ...(this.#options.retryDelayMilliseconds === undefined
+        ? {}
+        : { retryDelayMilliseconds: this.#options.retryDelayMilliseconds }),
+    };
+    this.#follower = this.#options.followers?.follow(options) ?? followLog(options);
+  }
+
+  /** The follower of new publications (null before `load`): its state, for tests and diagnostics. */
+  get follower(): LogFollower | null {
+    return this.#follower;
   }
 
   #apply(data: TariffPublishedData): void {
@@ -132,7 +160,7 @@ export class TariffRegistry {
 
   async close(): Promise<void> {
     this.#abort?.abort();
-    await this.#done;
+    await this.#follower?.done;
   }
 }
 

@@ -110,3 +110,35 @@ async function dropStaleDatabases(admin: pg.Client, now: number): Promise<void> 
 export function testKeyPrefix(label: string): string {
   return `khata-test:${label}:${randomBytes(4).toString('hex')}:`;
 }
+
+const BLIP_WAIT_MS = 15_000;
+const BLIP_POLL_MS = 10;
+
+/**
+ * A database blip under a reader, deterministically: locks `table` so that the next read of the connections
+ * named `applicationName` waits, then terminates those backends while their query is in flight (what a
+ * PostgreSQL restart or failover does to it). Returns how many backends were terminated.
+ */
+export async function terminateReadsOf(databaseUrl: string, applicationName: string, table: string): Promise<number> {
+  const admin = new pg.Client({ connectionString: databaseUrl, application_name: 'khata-test-blip' });
+  await admin.connect();
+  try {
+    await admin.query('BEGIN');
+    await admin.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+    const deadline = performance.now() + BLIP_WAIT_MS;
+    for (;;) {
+      const { rows } = await admin.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+        [applicationName],
+      );
+      // One by one: in a single WHERE clause PostgreSQL may call the function before it filters.
+      for (const { pid } of rows) await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+      if (rows.length > 0) return rows.length;
+      if (performance.now() > deadline) throw new Error(`no connection of ${applicationName} read ${table}`);
+      await new Promise((resolve) => setTimeout(resolve, BLIP_POLL_MS));
+    }
+  } finally {
+    await admin.query('ROLLBACK').catch(() => {});
+    await admin.end();
+  }
+}

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { Money } from '@khata/domain';
 import type { RecordedEvent } from '@khata/event-store';
+import { interruptible } from '@khata/event-store/testing';
 import type { Khata } from '@khata/runtime';
 import { verifyAccount } from '@khata/runtime';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -37,8 +38,11 @@ afterEach(async () => {
   connected = null;
 });
 
-async function connect(options: Parameters<typeof connectStandIn>[1] = {}): Promise<ConnectedSwitch> {
-  connected = await connectStandIn(khata, options);
+async function connect(
+  options: Parameters<typeof connectStandIn>[1] = {},
+  on: Khata = khata,
+): Promise<ConnectedSwitch> {
+  connected = await connectStandIn(on, options);
   return connected;
 }
 
@@ -196,6 +200,52 @@ describe('ESL connector against the FreeSWITCH stand-in', () => {
     expect(renewed.line).toContain(callId);
     // One cap left in the switch, the new one.
     expect(standIn.scheduledTasks.filter((task) => task.group === callId)).toHaveLength(1);
+    standIn.hangup(callId, 'NORMAL_CLEARING', 30_000);
+    await eventually(async () => (await eventsOf(account.accountId, 'CdrRated', callId)).length === 1, 'the CDR');
+  });
+
+  it('still extends calls on top-ups after its log subscription failed: the top-up made during the outage and the one after, once each', async () => {
+    const account = await openTestAccount(khata, { topUp: '590.00' });
+    // The connector reads the log through a store whose subscriptions fail on demand (a dropped connection).
+    const outage = interruptible(khata.eventStore);
+    const { standIn, node, connector } = await connect(
+      { followRetryDelayMilliseconds: { min: 5, max: 20 } },
+      { ...khata, eventStore: outage.store },
+    );
+    const callId = standIn.park({ callerNumber: '101', destination: US_NUMBER, accountCode: account.accountId });
+    await standIn.waitForCommand((command) => command.line.startsWith(`api uuid_transfer ${callId}`));
+    await node.settled();
+    const first = node.callInfo(callId)?.maxSeconds as number;
+    standIn.answer(callId);
+    await eventually(() => node.callInfo(callId)?.answered === true, 'the answer to reach the connector');
+    const follower = connector.topUpFollower;
+
+    outage.fail();
+    await eventually(() => (follower?.status.consecutiveFailures ?? 0) >= 2, 'the follower to be retrying');
+    await runCommand(khata, account.accountId, 'TopUpWallet', { amount: '59.00' });
+    const fromIndex = standIn.commands.length;
+    outage.recover();
+    await standIn.waitForCommand((command) => command.line.startsWith('api sched_hangup'), { fromIndex });
+    await node.settled();
+    const second = node.callInfo(callId)?.maxSeconds as number;
+    expect(second).toBeGreaterThan(first);
+
+    const afterBlip = standIn.commands.length;
+    await runCommand(khata, account.accountId, 'TopUpWallet', { amount: '59.00' });
+    await standIn.waitForCommand((command) => command.line.startsWith('api sched_hangup'), { fromIndex: afterBlip });
+    await node.settled();
+    const third = node.callInfo(callId)?.maxSeconds as number;
+    expect(third).toBeGreaterThan(second);
+
+    const extensions = await eventsOf(account.accountId, 'ReservationExtended', callId);
+    expect(extensions.map((extension) => extension.maxSeconds)).toEqual([second, third]);
+    expect(
+      standIn.commands.slice(fromIndex).filter((command) => command.line.startsWith('api sched_hangup')),
+    ).toHaveLength(2);
+    expect(follower?.status).toMatchObject({ state: 'following', restarts: 1, failingSinceMilliseconds: null });
+    expect(await khata.metrics.getSingleMetricAsString('khata_log_follower_restarts_total')).toContain(
+      'khata_log_follower_restarts_total{follower="esl-top-ups"} 1',
+    );
     standIn.hangup(callId, 'NORMAL_CLEARING', 30_000);
     await eventually(async () => (await eventsOf(account.accountId, 'CdrRated', callId)).length === 1, 'the CDR');
   });

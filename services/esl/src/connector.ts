@@ -44,7 +44,7 @@ import {
   type ParkedCall,
   parkedCallFromEvent,
 } from '@khata/esl';
-import type { EventStore, RecordedEvent } from '@khata/event-store';
+import type { FollowLogOptions, LogFollower, Position, SubscriptionBatch } from '@khata/event-store';
 import type { CommandOutcome, Ledger } from '@khata/ledger';
 import type { Khata, KhataLog } from '@khata/runtime';
 import type { Registry } from 'prom-client';
@@ -76,6 +76,8 @@ export const DECIDED_CALLS_REMEMBERED_MAX = 50_000;
 export const RECONCILE_CHANNELS_MAX = 20_000;
 /** Subscription batch for the money events that extend calls. */
 export const EXTENSION_EVENTS_BATCH_MAX = 200;
+/** The top-up follower's name in logs, metrics and `/ready`. */
+export const TOP_UP_FOLLOWER_NAME = 'esl-top-ups';
 /**
  * Command connections per switch. FreeSWITCH answers one `api` at a time per connection, and a call needs three
  * before it leaves the park, so one connection caps the decisions per second at 1 / (3 × round trip); calls are
@@ -111,7 +113,10 @@ export interface LowBalanceWarning {
   readonly secondsBeforeEnd: number;
 }
 
-export type ConnectorKhata = Pick<Khata, 'ledger' | 'hot' | 'eventStore' | 'metrics' | 'readDb' | 'clock'>;
+export type ConnectorKhata = Pick<
+  Khata,
+  'ledger' | 'hot' | 'eventStore' | 'metrics' | 'readDb' | 'clock' | 'followers'
+>;
 
 export interface EslConnectorOptions {
   readonly khata: ConnectorKhata;
@@ -128,6 +133,8 @@ export interface EslConnectorOptions {
   readonly client?: Partial<Omit<EslClientOptions, 'host' | 'port' | 'password' | 'events'>>;
   /** Wall clock for elapsed call time (FreeSWITCH's answer times are wall-clock). */
   readonly wallClockMilliseconds?: () => number;
+  /** Retry bounds of the top-up follower after a store error (tests shorten them). */
+  readonly followRetryDelayMilliseconds?: FollowLogOptions['retryDelayMilliseconds'];
 }
 
 interface ActiveCall {
@@ -164,8 +171,9 @@ export class EslConnector {
   readonly nodes: readonly NodeConnector[];
   readonly #khata: ConnectorKhata;
   readonly #log: KhataLog;
+  readonly #followRetryDelay: FollowLogOptions['retryDelayMilliseconds'];
   #abort: AbortController | null = null;
-  #following: Promise<void> = Promise.resolve();
+  #follower: LogFollower | null = null;
 
   constructor(options: EslConnectorOptions) {
     const cause = options.deniedHangupCause ?? DENIED_HANGUP_CAUSE_DEFAULT;
@@ -186,6 +194,7 @@ export class EslConnector {
     }
     this.#khata = options.khata;
     this.#log = options.log ?? quietLog;
+    this.#followRetryDelay = options.followRetryDelayMilliseconds;
     const metrics = connectorMetrics(options.khata.metrics as Registry);
     this.nodes = options.nodes.map(
       (node) =>
@@ -211,34 +220,47 @@ export class EslConnector {
     // From the head: a top-up before start cannot concern a call this process has not authorized yet (an
     // adopted call's reservation was decided on the balance at that time; the next top-up extends it).
     const head = await this.#khata.eventStore.headPosition();
-    this.#following = this.#followMoney(this.#khata.eventStore, head, this.#abort.signal);
+    this.#follower = this.#followMoney(head, this.#abort.signal);
     for (const node of this.nodes) node.start();
+  }
+
+  /** The top-up follower (null before `start`): its state, for tests and diagnostics. */
+  get topUpFollower(): LogFollower | null {
+    return this.#follower;
   }
 
   async close(): Promise<void> {
     this.#abort?.abort();
     this.#abort = null;
     await Promise.all(this.nodes.map((node) => node.close()));
-    await this.#following;
+    await this.#follower?.done;
   }
 
-  async #followMoney(store: EventStore, after: RecordedEvent['position'] | null, signal: AbortSignal): Promise<void> {
-    try {
-      for await (const batch of store.subscribe({
-        after,
-        filter: { streamPrefixes: ['account-'], eventTypes: [...EXTENDING_EVENT_TYPES] },
-        batchSize: EXTENSION_EVENTS_BATCH_MAX,
-        signal,
-      })) {
-        // One extension per account per batch: a payment records PaymentRecorded and WalletToppedUp together.
-        const latest = new Map<string, string>();
-        for (const event of batch.events) latest.set(event.streamId.slice('account-'.length), event.eventId);
-        for (const [accountId, eventId] of latest) {
-          for (const node of this.nodes) node.extendCallsOf(accountId, eventId);
-        }
-      }
-    } catch (error) {
-      if (!signal.aborted) this.#log.error('following money events stopped', { error: message(error) });
+  /**
+   * Follows the money events for as long as the connector runs: after a store outage it resumes from the last
+   * batch it handled, so a top-up made during the outage still extends the account's calls once it is back.
+   */
+  #followMoney(after: Position | null, signal: AbortSignal): LogFollower {
+    return this.#khata.followers.follow({
+      name: TOP_UP_FOLLOWER_NAME,
+      store: this.#khata.eventStore,
+      after,
+      filter: { streamPrefixes: ['account-'], eventTypes: [...EXTENDING_EVENT_TYPES] },
+      batchSize: EXTENSION_EVENTS_BATCH_MAX,
+      signal,
+      ...(this.#followRetryDelay === undefined ? {} : { retryDelayMilliseconds: this.#followRetryDelay }),
+      handle: (batch) => this.#extendCalls(batch),
+    });
+  }
+
+  #extendCalls(batch: SubscriptionBatch): void {
+    // One extension per account per batch: a payment records PaymentRecorded and WalletToppedUp together.
+    // Extensions run in the background and their command ids derive from the call and the event, so handling
+    // cannot fail half way, and a batch brought again would not extend a reservation twice.
+    const latest = new Map<string, string>();
+    for (const event of batch.events) latest.set(event.streamId.slice('account-'.length), event.eventId);
+    for (const [accountId, eventId] of latest) {
+      for (const node of this.nodes) node.extendCallsOf(accountId, eventId);
     }
   }
 }

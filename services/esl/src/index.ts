@@ -43,5 +43,6 @@ export {
   OVERLOADED_HANGUP_CAUSE,
   PARKS_IN_FLIGHT_MAX,
   RECONCILE_CHANNELS_MAX,
+  TOP_UP_FOLLOWER_NAME,
 } from './connector.ts';
 export { type ConnectorMetrics, connectorMetrics } from './metrics.ts';

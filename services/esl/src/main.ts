@@ -1,7 +1,8 @@
 /**
  * The ESL connector as a process of its own (production: one per FreeSWITCH node, SPEC §2), configured like
  * every Khata process (.env.example: FREESWITCH_ESL_HOST, FREESWITCH_ESL_PORT, FREESWITCH_ESL_PASSWORD). It
- * serves `/metrics` and `/health` on PORT for Prometheus and the orchestrator. `khata start` runs the same
+ * serves `/metrics`, `/health` and `/ready` (the same readiness as the API's, including the top-up follower)
+ * on PORT for Prometheus and the orchestrator. `khata start` runs the same
  * connector inside the all-in-one process instead.
  *
  *   node services/esl/src/main.ts
@@ -9,7 +10,7 @@
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import { loadConfig } from '@khata/config';
-import { openKhata } from '@khata/runtime';
+import { openKhata, readiness } from '@khata/runtime';
 import { EslConnector } from './connector.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../../..');
@@ -47,6 +48,12 @@ async function main(): Promise<number> {
       });
     } else if (request.url === '/health') {
       response.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    } else if (request.url === '/ready') {
+      void readiness(khata).then(({ ready, checks }) => {
+        response
+          .writeHead(ready ? 200 : 503, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ status: ready ? 'ready' : 'unavailable', checks }));
+      });
     } else {
       response.writeHead(404).end();
     }

@@ -1,3 +1,4 @@
+import { readiness } from '@khata/runtime';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 
@@ -10,16 +11,11 @@ const Ready = Type.Object(
   { additionalProperties: false },
 );
 
-const CHECK_TIMEOUT_MS = 2_000;
-
-function withTimeout<T>(work: Promise<T>): Promise<T> {
-  return Promise.race([
-    work,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS)),
-  ]);
-}
-
-/** Liveness (the process answers), readiness (its dependencies answer), and Prometheus metrics. */
+/**
+ * Liveness (the process answers), readiness (its dependencies answer and its log followers are not stuck:
+ * `readiness` in @khata/runtime), and Prometheus metrics. Served by the API, and alone by `--worker-only`
+ * processes (`health-server.ts`).
+ */
 export async function healthRoutes(app: FastifyInstance): Promise<void> {
   app.get('/health', { schema: { tags: ['operations'], response: { 200: Health } } }, async () => ({
     status: 'ok' as const,
@@ -29,22 +25,7 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
     '/ready',
     { schema: { tags: ['operations'], response: { 200: Ready, 503: Ready } } },
     async (_request, reply) => {
-      const { khata } = app;
-      const checks: Record<string, string> = {};
-      const run = async (name: string, check: () => Promise<unknown>) => {
-        try {
-          await withTimeout(check());
-          checks[name] = 'ok';
-        } catch (error) {
-          checks[name] = error instanceof Error ? error.message : String(error);
-        }
-      };
-      await Promise.all([
-        run('eventStore', () => khata.eventStore.headPosition()),
-        run('readModels', () => khata.readDb.query('SELECT 1')),
-        run('hotProjection', () => khata.hot.store.checkpoint()),
-      ]);
-      const ready = Object.values(checks).every((value) => value === 'ok');
+      const { ready, checks } = await readiness(app.khata);
       return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', checks });
     },
   );

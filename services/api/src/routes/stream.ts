@@ -1,4 +1,5 @@
 import { availableCredit, TELECOM_GST_RATE_PERCENT, upcastAccountEvent } from '@khata/domain';
+import type { LogFollower, SubscriptionBatch } from '@khata/event-store';
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import { canSeeAccount } from '../access.ts';
@@ -27,29 +28,30 @@ const MONEY_EVENTS = new Set([
 ]);
 /** Messages queued for a slow client before it is disconnected (it can reconnect and re-read). */
 const CLIENT_BUFFER_BYTES_MAX = 1024 * 1024;
+/** The live feed's follower in logs, metrics and `/ready`. */
+export const LIVE_UPDATES_FOLLOWER_NAME = 'live-updates';
 
 /**
  * `GET /api/v1/stream` (WebSocket): authenticated like every route (bearer token, or `?access_token=`
  * for browsers, which cannot set headers on a WebSocket); follows the event log from now on and sends
- * each client the updates of its own accounts.
+ * each client the updates of its own accounts. The log is followed from the first connection on, and again
+ * from where it stopped after a store outage, so updates resume by themselves once the store is back.
  */
 export async function streamRoutes(app: FastifyInstance): Promise<void> {
   const clients = new Set<{ socket: WebSocket; principal: Principal }>();
   const abort = new AbortController();
-  let following: Promise<void> | null = null;
+  let follower: LogFollower | null = null;
+  let starting: Promise<void> | null = null;
 
-  const follow = async (): Promise<void> => {
-    const head = await app.khata.eventStore.headPosition();
-    for await (const batch of app.khata.eventStore.subscribe({
-      after: head,
-      filter: { streamPrefixes: ['account-'] },
-      signal: abort.signal,
-    })) {
-      if (clients.size === 0) continue;
-      for (const recorded of batch.events) {
+  // Live updates are best effort: an event that cannot be turned into updates is logged and skipped rather
+  // than failing the batch, which the follower would then bring again (sending its other updates twice).
+  const deliver = async (batch: SubscriptionBatch): Promise<void> => {
+    if (clients.size === 0) return;
+    for (const recorded of batch.events) {
+      try {
         const accountId = recorded.streamId.slice('account-'.length);
-        const updates = toUpdates(accountId, recorded.version.toString(), upcastAccountEvent(recorded), app);
-        for (const update of await updates) {
+        const updates = await toUpdates(accountId, recorded.version.toString(), upcastAccountEvent(recorded), app);
+        for (const update of updates) {
           const text = JSON.stringify(update);
           for (const client of clients) {
             if (!canSeeAccount(client.principal, accountId)) continue;
@@ -60,14 +62,31 @@ export async function streamRoutes(app: FastifyInstance): Promise<void> {
             client.socket.send(text);
           }
         }
+      } catch (error) {
+        app.log.warn({ err: error, eventId: recorded.eventId }, 'live update skipped');
       }
     }
+  };
+
+  const startFollowing = async (): Promise<void> => {
+    // From now on: a client that (re)connects reads the current state over HTTP, then listens.
+    const head = await app.khata.eventStore.headPosition();
+    if (abort.signal.aborted) return;
+    follower = app.khata.followers.follow({
+      name: LIVE_UPDATES_FOLLOWER_NAME,
+      store: app.khata.eventStore,
+      after: head,
+      filter: { streamPrefixes: ['account-'] },
+      signal: abort.signal,
+      handle: deliver,
+    });
   };
 
   app.addHook('onClose', async () => {
     abort.abort();
     for (const client of clients) client.socket.close(1001, 'server shutting down');
-    await following?.catch(() => {});
+    await starting;
+    await follower?.done;
   });
 
   app.get(
@@ -85,7 +104,11 @@ export async function streamRoutes(app: FastifyInstance): Promise<void> {
       const principal = request.principal as Principal;
       const client = { socket, principal };
       clients.add(client);
-      following ??= follow().catch((error) => app.log.warn({ err: error }, 'live update stream stopped'));
+      // Started by the first client; when the store cannot say where the log ends, the next client tries again.
+      starting ??= startFollowing().catch((error) => {
+        starting = null;
+        app.log.warn({ err: error }, 'live updates could not start');
+      });
       socket.on('close', () => clients.delete(client));
       socket.on('message', () => {
         // Clients only listen; anything they send is ignored.

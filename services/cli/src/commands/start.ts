@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { startServer } from '@khata/api';
+import { type RunningServer, startHealthServer, startServer } from '@khata/api';
 import { EslConnector } from '@khata/esl-service';
 import { openKhata } from '@khata/runtime';
 import { pino } from 'pino';
@@ -17,7 +17,7 @@ hot projection in process. It migrates, loads the catalog, creates the first adm
 is none (printing the credentials once) and prints the URLs of the API, its documentation and metrics.
 
 --api-only     serve the API only (production: shared PostgreSQL/Redis/EventStoreDB, workers elsewhere)
---worker-only  run the background work only
+--worker-only  run the background work only, with /health, /ready and /metrics (nothing else) on the port
 --port, --host override PORT and HOST`,
   async run(args, context) {
     const { values } = parseArgs({
@@ -44,7 +44,7 @@ is none (printing the credentials once) and prints the URLs of the API, its docu
       error: (message: string, fields?: Record<string, unknown>) => logger.error(fields ?? {}, message),
     };
     const khata = await openKhata(config, { roles, migrate: true, log });
-    let server: Awaited<ReturnType<typeof startServer>> | null = null;
+    let server: RunningServer | null = null;
     let connector: EslConnector | null = null;
     try {
       await khata.start();
@@ -61,10 +61,11 @@ is none (printing the credentials once) and prints the URLs of the API, its docu
         await connector.start();
       }
       const announcement = await firstAdmin(khata);
-      if (roles.api) {
-        server = await startServer({ khata, host, port, logger, ownsKhata: true });
-      }
-      const base = server?.url ?? null;
+      // A worker serves no API, but orchestrators probe it and Prometheus scrapes its projection lag.
+      server = roles.api
+        ? await startServer({ khata, host, port, logger, ownsKhata: true })
+        : await startHealthServer({ khata, host, port, logger, ownsKhata: true });
+      const base = server.url;
       context.stdout(
         `khata started (${[roles.api ? 'api' : '', roles.worker ? 'worker' : ''].filter(Boolean).join(' + ')})`,
       );
@@ -74,12 +75,12 @@ is none (printing the credentials once) and prints the URLs of the API, its docu
       context.stdout(`  hot projection ${khata.hot.store.kind}`);
       if (connector !== null)
         context.stdout(`  FreeSWITCH    ${connector.nodes.map((node) => node.name).join(', ')} (ESL)`);
-      if (base !== null) {
+      if (roles.api) {
         context.stdout(`  API           ${base}/api/v1`);
         context.stdout(`  API docs      ${base}/api-docs`);
-        context.stdout(`  metrics       ${base}/metrics`);
-        context.stdout(`  health        ${base}/health  ${base}/ready`);
       }
+      context.stdout(`  metrics       ${base}/metrics`);
+      context.stdout(`  health        ${base}/health  ${base}/ready`);
       for (const line of announcement) context.stdout(line);
       context.stdout('press Ctrl-C to stop');
       await new Promise<void>((resolve) => {
