@@ -1,0 +1,271 @@
+/**
+ * `pnpm bench cdr-ingest` (issue 8, SPEC §14): CDRs of many accounts posted in batches to
+ * `POST /api/v1/cdrs/batch` over HTTP on 127.0.0.1, rated, appended, and projected into every read model
+ * and the hot projection (Redis). The clock runs from the first request until the read models and the
+ * hot projection have every event. The baseline (bench/baselines/crud-cdr.ts) rates the same CDRs one
+ * transaction each; afterwards every account's balance in the balances read model must equal the
+ * baseline's, or the benchmark exits non-zero.
+ *
+ *   pnpm bench cdr-ingest                      # 200,000 CDRs, 5,000 accounts
+ *   pnpm bench cdr-ingest --quick              # 20,000 CDRs, 1,000 accounts (under a minute)
+ *   pnpm bench cdr-ingest --cdrs 50000 --accounts 2000 --batch 500 --senders 4 --skip-baseline
+ */
+import { parseArgs } from 'node:util';
+import { type Api, buildApp, type Principal, staticTokens } from '@khata/api';
+import { loadConfig } from '@khata/config';
+import { Money } from '@khata/domain';
+import { type Khata, openKhata } from '@khata/runtime';
+import { createPostgresClient } from '@khata/sql';
+import { type CrudAccount, CrudCdrBaseline } from '../baselines/crud-cdr.ts';
+import { describeMachine } from '../event-store/machine.ts';
+import {
+  ADMIN_URL_DEFAULT,
+  createDatabase,
+  deleteRedisKeys,
+  dropDatabase,
+  khataEnvironment,
+  loadAverages,
+  REDIS_URL_DEFAULT,
+  REPO_ROOT,
+  settle,
+  uniquePrefix,
+} from '../lib/billing-setup.ts';
+import {
+  type BenchCdr,
+  benchAccounts,
+  benchCdrs,
+  INGESTED_AT,
+  SUBSCRIBED_AT,
+  seeded,
+  setupCommands,
+  slices,
+} from '../lib/cdr-workload.ts';
+import { progress, report } from '../lib/report.ts';
+
+const BENCH = 'cdr-ingest';
+const TARGET_CDRS_PER_SECOND = 20_000;
+const TARGET_RATIO = 5;
+const SETUP_BATCH_COMMANDS = 3_000;
+const SEED = 20_261_125;
+const TOKEN = 'bench-ingester';
+
+const { values } = parseArgs({
+  options: {
+    cdrs: { type: 'string' },
+    accounts: { type: 'string' },
+    batch: { type: 'string', default: '1000' },
+    senders: { type: 'string', default: '4' },
+    'baseline-connections': { type: 'string', default: '10' },
+    'pool-size': { type: 'string', default: '10' },
+    quick: { type: 'boolean', default: false },
+    'skip-baseline': { type: 'boolean', default: false },
+    'admin-url': { type: 'string', default: ADMIN_URL_DEFAULT },
+    'redis-url': { type: 'string', default: REDIS_URL_DEFAULT },
+  },
+});
+const cdrCount = Number(values.cdrs ?? (values.quick ? 20_000 : 200_000));
+const accountCount = Number(values.accounts ?? (values.quick ? 1_000 : 5_000));
+const batchSize = Number(values.batch);
+const senders = Number(values.senders);
+const baselineConnections = Number(values['baseline-connections']);
+const adminUrl = values['admin-url'];
+const redisUrl = values['redis-url'];
+for (const [name, value] of Object.entries({ cdrCount, accountCount, batchSize, senders, baselineConnections })) {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+}
+
+const KHATA_DATABASE = 'khata_bench_ingest';
+const CRUD_DATABASE = 'khata_bench_crud';
+
+let now = Date.parse(SUBSCRIBED_AT);
+
+async function setUpAccounts(khata: Khata, accounts: ReturnType<typeof benchAccounts>): Promise<void> {
+  const commands = accounts.flatMap(setupCommands);
+  for (const slice of slices(commands, SETUP_BATCH_COMMANDS)) {
+    const outcomes = await khata.ledger.executeBatch(slice, { actor: 'system:bench' });
+    const refused = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (refused?.status === 'rejected')
+      throw new Error(`set-up refused: ${refused.rejection.code} ${refused.rejection.message}`);
+  }
+}
+
+async function readModelAccounts(khata: Khata): Promise<CrudAccount[]> {
+  const schema = await khata.readModelSchema('balances');
+  const rows = await khata.readDb.query<{
+    account_id: string;
+    plan_id: string;
+    billing_mode: string;
+    balance: string;
+    free_seconds: number;
+    free_seconds_used: number;
+  }>(`SELECT account_id, plan_id, billing_mode, balance, free_seconds, free_seconds_used FROM ${schema}.balances`);
+  return rows.map((row) => ({
+    accountId: row.account_id,
+    planId: row.plan_id,
+    billingMode: row.billing_mode,
+    balance: row.balance,
+    freeSeconds: row.free_seconds,
+    freeSecondsUsed: row.free_seconds_used,
+  }));
+}
+
+async function listen(khata: Khata): Promise<{ app: Api; url: string }> {
+  const principal: Principal = { userId: 'bench-ingester', role: 'system', accountIds: [], sessionId: null };
+  const app = await buildApp({ khata, authenticate: staticTokens(new Map([[TOKEN, principal]])) });
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { app, url: `${address}/api/v1/cdrs/batch` };
+}
+
+/** Posts each sender's batches one after another; senders run side by side. Returns CDRs accepted. */
+async function post(
+  url: string,
+  bodies: readonly (readonly string[])[],
+): Promise<{ accepted: number; rejected: number }> {
+  let accepted = 0;
+  let rejected = 0;
+  await Promise.all(
+    bodies.map(async (mine) => {
+      for (const body of mine) {
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body,
+        });
+        const answer = (await response.json()) as { accepted?: number; rejected?: number; detail?: string };
+        if (response.status !== 200) throw new Error(`batch refused with ${response.status}: ${answer.detail}`);
+        accepted += answer.accepted ?? 0;
+        rejected += answer.rejected ?? 0;
+      }
+    }),
+  );
+  return { accepted, rejected };
+}
+
+async function main(): Promise<number> {
+  const admin = createPostgresClient({ connectionString: adminUrl, applicationName: 'khata-bench', maxConnections: 1 });
+  const machine = await describeMachine(admin);
+  await admin.close();
+  progress(`cdr-ingest: ${cdrCount} CDRs, ${accountCount} accounts, batches of ${batchSize}, ${senders} senders`);
+  progress(`machine: ${machine.cpuModel}, ${machine.cores} cores; load averages ${loadAverages()}`);
+
+  const random = seeded(SEED);
+  const accounts = benchAccounts(accountCount, random);
+  const partition = new Map(accounts.map((account) => [account.accountId, account.index]));
+  const cdrs = benchCdrs(accounts, Math.ceil(cdrCount / accountCount), random).slice(0, cdrCount);
+
+  const databaseUrl = await createDatabase(adminUrl, KHATA_DATABASE);
+  const prefix = uniquePrefix(BENCH);
+  const config = loadConfig(khataEnvironment({ databaseUrl, redisUrl, poolSize: Number(values['pool-size']) }), {
+    cwd: REPO_ROOT,
+  });
+  const khata = await openKhata(config, {
+    roles: { api: true, worker: true },
+    migrate: true,
+    clock: () => new Date(now),
+    redisKeyPrefix: prefix,
+  });
+  let app: Api | null = null;
+  let baseline: CrudCdrBaseline | null = null;
+  try {
+    await khata.start();
+    const setUpStarted = performance.now();
+    await setUpAccounts(khata, accounts);
+    await settle(khata);
+    progress(`set up ${accountCount} accounts in ${((performance.now() - setUpStarted) / 1000).toFixed(1)} s`);
+    const initial = await readModelAccounts(khata);
+    now = Date.parse(INGESTED_AT);
+
+    let baselineRate: number | undefined;
+    if (!values['skip-baseline']) {
+      baseline = new CrudCdrBaseline(await createDatabase(adminUrl, CRUD_DATABASE), khata.rules, baselineConnections);
+      await baseline.prepare(initial);
+      progress(`baseline: one transaction per CDR, ${baselineConnections} connections; load ${loadAverages()}`);
+      const started = performance.now();
+      await baseline.ingest(cdrs, (accountId) => partition.get(accountId) ?? 0);
+      const seconds = (performance.now() - started) / 1000;
+      baselineRate = cdrs.length / seconds;
+      progress(`baseline: ${cdrs.length} CDRs in ${seconds.toFixed(2)} s = ${baselineRate.toFixed(0)} CDRs/s`);
+    }
+
+    const listening = await listen(khata);
+    app = listening.app;
+    // Each sender owns a share of the accounts, so every account's CDRs arrive in order (as from one collector).
+    const perSender: BenchCdr[][] = Array.from({ length: senders }, () => []);
+    for (const cdr of cdrs) perSender[(partition.get(cdr.accountId) ?? 0) % senders]?.push(cdr);
+    const bodies = perSender.map((mine) => slices(mine, batchSize).map((batch) => JSON.stringify({ cdrs: batch })));
+    progress(`khata: posting ${bodies.flat().length} batches over HTTP; load ${loadAverages()}`);
+    const started = performance.now();
+    const { accepted, rejected } = await post(listening.url, bodies);
+    const answeredSeconds = (performance.now() - started) / 1000;
+    await settle(khata);
+    const seconds = (performance.now() - started) / 1000;
+    const rate = cdrs.length / seconds;
+    progress(
+      `khata: ${accepted} accepted, ${rejected} rejected; all answered after ${answeredSeconds.toFixed(2)} s, ` +
+        `read models and hot projection caught up after ${seconds.toFixed(2)} s = ${rate.toFixed(0)} CDRs/s; load ${loadAverages()}`,
+    );
+    if (accepted !== cdrs.length) throw new Error(`${cdrs.length - accepted} CDRs were not accepted`);
+
+    report({
+      bench: BENCH,
+      metric: 'cdrs-per-second-end-to-end',
+      value: rate,
+      unit: 'CDRs/s',
+      direction: 'higher-is-better',
+      ...(baselineRate === undefined ? {} : { baseline: baselineRate }),
+      target: TARGET_CDRS_PER_SECOND,
+    });
+    report({
+      bench: BENCH,
+      metric: 'cdrs-per-second-answered',
+      value: cdrs.length / answeredSeconds,
+      unit: 'CDRs/s',
+      direction: 'higher-is-better',
+      ...(baselineRate === undefined ? {} : { baseline: baselineRate }),
+    });
+    report({
+      bench: BENCH,
+      metric: 'catch-up-after-last-answer',
+      value: (seconds - answeredSeconds) * 1000,
+      unit: 'ms',
+      direction: 'lower-is-better',
+    });
+    if (baselineRate !== undefined) {
+      report({
+        bench: BENCH,
+        metric: 'speed-up-over-crud-baseline',
+        value: rate / baselineRate,
+        unit: '×',
+        direction: 'higher-is-better',
+        target: TARGET_RATIO,
+      });
+    }
+
+    if (baseline !== null) {
+      const expected = await baseline.balances();
+      const actual = new Map((await readModelAccounts(khata)).map((account) => [account.accountId, account.balance]));
+      const mismatches = [...expected].filter(([accountId, balance]) => {
+        const khataBalance = actual.get(accountId);
+        return khataBalance === undefined || !Money.parse(khataBalance).equals(Money.parse(balance));
+      });
+      if (mismatches.length > 0 || actual.size !== expected.size) {
+        for (const [accountId, balance] of mismatches.slice(0, 10)) {
+          progress(`MISMATCH ${accountId}: baseline ${balance}, khata ${actual.get(accountId)}`);
+        }
+        progress(`${mismatches.length} of ${expected.size} balances differ from the baseline`);
+        return 1;
+      }
+      progress(`every one of ${expected.size} balances equals the baseline's (${await baseline.cdrCount()} CDR rows)`);
+    }
+    return 0;
+  } finally {
+    await app?.close();
+    await khata.close();
+    await baseline?.close();
+    await dropDatabase(adminUrl, KHATA_DATABASE);
+    if (!values['skip-baseline']) await dropDatabase(adminUrl, CRUD_DATABASE);
+    await deleteRedisKeys(redisUrl, `${prefix}*`);
+  }
+}
+
+process.exitCode = await main();
