@@ -36,6 +36,16 @@ export class CallAuthorizer {
     this.#options = options;
   }
 
+  /**
+   * What callers do when no authority can answer: the hot projection is unreachable here, and the
+   * `StartCall` append that would decide instead fails too (the event store is down). Fail-closed refuses
+   * the call; fail-open lets it through for at most `maxSeconds`, without a reservation (its CDR is rated
+   * when it arrives, and may overdraw the account by at most that call).
+   */
+  get policy(): UnavailablePolicy {
+    return this.#options.policy;
+  }
+
   async authorize(
     accountId: string,
     destination: string,

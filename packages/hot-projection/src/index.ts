@@ -13,6 +13,7 @@ export {
 export {
   type AccountLoader,
   type AllAccountsLoader,
+  HOT_PROJECTOR_FOLLOWER_NAME,
   HotProjector,
   type HotProjectorOptions,
   loaderFrom,

@@ -1,5 +1,13 @@
 import { type AccountState, evolve, initialState, upcastAccountEvent } from '@khata/domain';
-import type { EventStore, Position, RecordedEvent } from '@khata/event-store';
+import {
+  type EventStore,
+  type FollowLogOptions,
+  followLog,
+  type LogFollower,
+  type Position,
+  type RecordedEvent,
+  type SubscriptionBatch,
+} from '@khata/event-store';
 import type { HotAccount, HotStore, HotUpdate } from './store.ts';
 
 /**
@@ -23,7 +31,17 @@ export interface HotProjectorOptions {
   readonly coldStartPosition: () => Promise<Position | null>;
   readonly batchSize?: number;
   readonly log?: { warn(message: string, fields?: Record<string, unknown>): void };
+  /**
+   * How the log is followed: `followLog` by default; a process passes its `LogFollowers.follow` so that the
+   * hot projector shows in its metrics and `/ready` like its other followers.
+   */
+  readonly follow?: (options: FollowLogOptions) => LogFollower;
+  /** Retry bounds after a failed batch (tests shorten them). */
+  readonly retryDelayMilliseconds?: FollowLogOptions['retryDelayMilliseconds'];
 }
+
+/** The hot projector's follower in logs, metrics and `/ready`. */
+export const HOT_PROJECTOR_FOLLOWER_NAME = 'hot-projection';
 
 const HOT_BATCH_SIZE_DEFAULT = 1_000;
 /** States the projector keeps in memory so it can evolve without reading them back from the store. */
@@ -34,12 +52,16 @@ const LOCAL_ACCOUNTS_MAX = 50_000;
  * own `evolve`, and writes it with the store's version check. A gap (the store lost an account, e.g. a
  * Redis flush or eviction) is filled by reloading the account; a store without a checkpoint is a cold
  * start: everything is loaded from the read model, then the log is tailed from where that was.
+ *
+ * A failed batch (Redis or the event store unreachable) is tried again with back-off until it goes through,
+ * so the projection catches up by itself once they are back; a Redis that comes back empty is refilled
+ * account by account as the gaps show, and by the authorizer's reload on a miss.
  */
 export class HotProjector {
   readonly #options: HotProjectorOptions;
   readonly #local = new Map<string, HotAccount>();
   #abort: AbortController | null = null;
-  #done: Promise<void> = Promise.resolve();
+  #follower: LogFollower | null = null;
   #position: Position | null = null;
   #caughtUp = false;
 
@@ -63,13 +85,34 @@ export class HotProjector {
     this.#position = from;
     const abort = new AbortController();
     this.#abort = abort;
-    this.#done = this.#run(from, abort.signal);
+    const { batchSize, retryDelayMilliseconds } = this.#options;
+    this.#follower = (this.#options.follow ?? followLog)({
+      name: HOT_PROJECTOR_FOLLOWER_NAME,
+      store: this.#options.store,
+      after: from,
+      filter: { streamPrefixes: ['account-'] },
+      batchSize: batchSize ?? HOT_BATCH_SIZE_DEFAULT,
+      signal: abort.signal,
+      ...(retryDelayMilliseconds === undefined ? {} : { retryDelayMilliseconds }),
+      handle: (batch) => this.#handle(batch),
+      onStatus: (status, error) => {
+        if (error !== null && this.#options.follow === undefined) {
+          this.#options.log?.warn('hot projection failed; retrying', { error: status.lastError });
+        }
+      },
+    });
   }
 
   async stop(): Promise<void> {
     this.#abort?.abort();
     this.#abort = null;
-    await this.#done;
+    await this.#follower?.done;
+    this.#follower = null;
+  }
+
+  /** Its follower (null when stopped): whether it is failing, and since when. */
+  get follower(): LogFollower | null {
+    return this.#follower;
   }
 
   /** Loads every account from the read model and returns the position to tail from. */
@@ -99,22 +142,18 @@ export class HotProjector {
     return account;
   }
 
-  async #run(from: Position | null, signal: AbortSignal): Promise<void> {
-    const { store, batchSize } = this.#options;
+  async #handle(batch: SubscriptionBatch): Promise<void> {
     try {
-      for await (const batch of store.subscribe({
-        after: from,
-        filter: { streamPrefixes: ['account-'] },
-        batchSize: batchSize ?? HOT_BATCH_SIZE_DEFAULT,
-        signal,
-      })) {
-        await this.#applyBatch(batch.events, batch.checkpoint);
-        this.#position = batch.checkpoint;
-        this.#caughtUp = batch.caughtUp;
-      }
+      await this.#applyBatch(batch.events, batch.checkpoint);
     } catch (error) {
-      if (!signal.aborted) this.#options.log?.warn('hot projection stopped', { error: String(error) });
+      // Part of the batch may be in memory but not in the store: forget it, so the retry reads each
+      // account's base from the store again instead of skipping events the store never got.
+      this.#local.clear();
+      this.#caughtUp = false;
+      throw error;
     }
+    this.#position = batch.checkpoint;
+    this.#caughtUp = batch.caughtUp;
   }
 
   async #applyBatch(events: readonly RecordedEvent[], checkpoint: Position): Promise<void> {

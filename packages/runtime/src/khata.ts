@@ -191,6 +191,7 @@ export async function openKhata(config: KhataConfig, options: OpenKhataOptions):
           loadAll: async () => accountStates(readDb, await readModelSchema('balances')),
           coldStartPosition: () => balancesLowWaterMark(readDb),
           log,
+          follow: (followOptions) => followers.follow(followOptions),
         })
       : null;
     if (hotProjector !== null) closers.push(() => hotProjector.stop());
