@@ -212,7 +212,7 @@ export function loadConfig(env: Env, options: { readonly cwd: string }): KhataCo
       destinationTariffFile: destinationTariff(options.cwd, read('DESTINATION_TARIFF')),
       callSecondsMax: integer(read, 'CALL_SECONDS_MAX', 7_200, 60, 86_400),
       reservationGraceSeconds: integer(read, 'RESERVATION_GRACE_SECONDS', 900, 0, 86_400),
-      failOpenCallSecondsMax: integer(read, 'HOT_PROJECTION_FAIL_OPEN_SECONDS', 300, 0, 86_400),
+      failOpenCallSecondsMax: integer(read, 'HOT_PROJECTION_FAIL_OPEN_SECONDS', 300, 1, 86_400),
     },
   };
   return deepFreeze(config);

@@ -21,7 +21,10 @@ export const AuthorizationResponse = Type.Object(
   {
     authorized: Type.Boolean(),
     maxSeconds: Type.Integer({ minimum: 0 }),
-    reason: Type.String({ description: 'OK, or a rejection code such as INSUFFICIENT_FUNDS' }),
+    reason: Type.String({
+      description:
+        'OK, a rejection code such as INSUFFICIENT_FUNDS, or LEDGER_UNAVAILABLE: let through by the fail-open policy while the ledger cannot be written (no reservation)',
+    }),
     accountId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
   },
   { ...strict, $id: 'Authorization' },

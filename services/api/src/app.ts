@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
-import { EventStoreUnavailable, InvalidAppend } from '@khata/event-store';
+import { InvalidAppend } from '@khata/event-store';
 import { InvalidCommand } from '@khata/ledger';
 import type { Khata } from '@khata/runtime';
 import { Problem } from '@khata/schemas/api';
@@ -11,7 +11,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import { registerAccess } from './access.ts';
 import { registerIdempotency } from './idempotency.ts';
 import type { Authenticator, Principal } from './principal.ts';
-import { ApiProblem, type ProblemBody, problemType, titleOf } from './problems.ts';
+import { ApiProblem, isStoreUnavailable, type ProblemBody, problemType, titleOf } from './problems.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -232,7 +232,7 @@ function toProblem(error: FastifyError, instance: string, requestId: string): Pr
       ...base,
     };
   }
-  if (error instanceof EventStoreUnavailable || isUnavailable(error)) {
+  if (isStoreUnavailable(error)) {
     return {
       type: problemType('SERVICE_UNAVAILABLE'),
       title: 'Service unavailable',
@@ -285,12 +285,4 @@ function toProblem(error: FastifyError, instance: string, requestId: string): Pr
     code: 'INTERNAL',
     ...base,
   };
-}
-
-function isUnavailable(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return (
-    typeof code === 'string' &&
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '08006', '08001'].includes(code)
-  );
 }

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Money } from '@khata/domain';
-import type { RecordedEvent } from '@khata/event-store';
+import { EventStoreUnavailable, type RecordedEvent } from '@khata/event-store';
 import { interruptible } from '@khata/event-store/testing';
 import type { Khata } from '@khata/runtime';
 import { verifyAccount } from '@khata/runtime';
@@ -50,8 +50,13 @@ async function streamOf(accountId: string, on: Khata = khata): Promise<readonly 
   return (await on.eventStore.readStream(`account-${accountId}`)).events;
 }
 
-async function eventsOf(accountId: string, type: string, callId?: string): Promise<Record<string, unknown>[]> {
-  return (await streamOf(accountId))
+async function eventsOf(
+  accountId: string,
+  type: string,
+  callId?: string,
+  on: Khata = khata,
+): Promise<Record<string, unknown>[]> {
+  return (await streamOf(accountId, on))
     .filter((event) => event.type === type && (callId === undefined || event.data.callId === callId))
     .map((event) => event.data as Record<string, unknown>);
 }
@@ -134,6 +139,55 @@ describe('ESL connector against the FreeSWITCH stand-in', () => {
     const metrics = await khata.metrics.getSingleMetricAsString('khata_esl_authorizations_total');
     expect(metrics).toMatch(/outcome="denied"} [1-9]/);
   });
+
+  it('follows the configured policy when the ledger cannot be written: fail-closed refuses, fail-open caps without a reservation', async () => {
+    const FAIL_OPEN_SECONDS = 120;
+    const open = await openTestKhata({
+      HOT_PROJECTION_UNAVAILABLE_POLICY: 'fail-open',
+      HOT_PROJECTION_FAIL_OPEN_SECONDS: String(FAIL_OPEN_SECONDS),
+    });
+    try {
+      for (const [on, policy] of [
+        [khata, 'fail-closed'],
+        [open, 'fail-open'],
+      ] as const) {
+        const account = await openTestAccount(on, { topUp: '1180.00' });
+        // The event store is down for StartCall (the account lookup before it still answers).
+        const execute = on.ledger.execute.bind(on.ledger);
+        on.ledger.execute = async (command, meta) => {
+          if ((command as { type?: string }).type === 'StartCall')
+            throw new EventStoreUnavailable('connection refused');
+          return execute(command, meta);
+        };
+        try {
+          const { standIn, node } = await connect({}, on);
+          const callId = standIn.park({ callerNumber: '101', destination: US_NUMBER, accountCode: account.accountId });
+          if (policy === 'fail-closed') {
+            await standIn.waitForCommand((command) => command.line.startsWith(`api uuid_kill ${callId}`));
+            await node.settled();
+            expect(commandsFor(standIn, callId)).toEqual([`uuid_kill ${callId} NORMAL_TEMPORARY_FAILURE`]);
+          } else {
+            await standIn.waitForCommand((command) => command.line.startsWith(`api uuid_transfer ${callId}`));
+            await node.settled();
+            expect(commandsFor(standIn, callId)).toEqual([
+              `uuid_setvar_multi ${callId} billing_auth=OK;billing_max_sec=${FAIL_OPEN_SECONDS}`,
+              `uuid_setvar ${callId} execute_on_answer sched_hangup +${FAIL_OPEN_SECONDS} ALLOTTED_TIMEOUT`,
+              `uuid_transfer ${callId} ${US_NUMBER} XML default`,
+            ]);
+            const metrics = await on.metrics.getSingleMetricAsString('khata_esl_authorizations_total');
+            expect(metrics).toMatch(/outcome="fail-open"} 1/);
+          }
+          expect(await eventsOf(account.accountId, 'CallAuthorized', callId, on)).toEqual([]);
+          await connected?.close();
+          connected = null;
+        } finally {
+          on.ledger.execute = execute;
+        }
+      }
+    } finally {
+      await open.close();
+    }
+  }, 120_000);
 
   it('refuses a toll-free number nobody holds and a park for a number no account can be found for', async () => {
     const { standIn, node } = await connect();

@@ -476,7 +476,7 @@ export class NodeConnector {
   }
 
   async #decide(call: ParkedCall, receivedAt: number): Promise<void> {
-    let account: PayingAccount | null;
+    let account: PayingAccount | null = null;
     let decision: Decision;
     try {
       account = await payingAccount(this.#ledger, call);
@@ -487,7 +487,20 @@ export class NodeConnector {
             ? this.#denied('DESTINATION_NOT_RATED')
             : await this.#authorize(account.accountId, call);
     } catch (error) {
-      // A store is down: fail closed, with a cause that tells the caller to try again.
+      // A store is down. With the fail-open policy a call whose payer is known goes through, capped and
+      // without a reservation (its CDR is rated when it comes); otherwise fail closed, with a cause that
+      // tells the caller to try again.
+      const { policy } = this.#options.khata.hot.authorizer;
+      if (policy.mode === 'fail-open' && account !== null && isDialledNumber(call.dialledNumber)) {
+        this.#options.log.warn('authorization failed; call let through fail-open', {
+          node: this.name,
+          callId: call.callId,
+          maxSeconds: policy.maxSeconds,
+          error: message(error),
+        });
+        await this.#release(call, account.accountId, policy.maxSeconds, receivedAt, 'fail-open');
+        return;
+      }
       this.#options.log.error('authorization failed', { node: this.name, callId: call.callId, error: message(error) });
       await this.#refuse(
         call,
@@ -580,7 +593,14 @@ export class NodeConnector {
     }
   }
 
-  async #release(call: ParkedCall, accountId: string, maxSeconds: number, receivedAt: number): Promise<void> {
+  /** Sends the call on (`fail-open`: without a reservation, which the failure paths then have none to release). */
+  async #release(
+    call: ParkedCall,
+    accountId: string,
+    maxSeconds: number,
+    receivedAt: number,
+    outcome: 'authorized' | 'fail-open' = 'authorized',
+  ): Promise<void> {
     const { metrics, log } = this.#options;
     const nowMilliseconds = this.#options.wallClockMilliseconds();
     const active: ActiveCall = {
@@ -635,7 +655,7 @@ export class NodeConnector {
       await this.#releaseReservation(active, `FreeSWITCH refused call control: ${failed.text.trim().slice(0, 200)}`);
       return;
     }
-    metrics.authorizations.inc({ node: this.name, outcome: 'authorized' });
+    metrics.authorizations.inc({ node: this.name, outcome });
   }
 
   #follow(call: ActiveCall): void {

@@ -37,7 +37,7 @@ export function connectorMetrics(registry: Registry): ConnectorMetrics {
       existing('khata_esl_authorizations_total') ??
       new Counter({
         name: 'khata_esl_authorizations_total',
-        help: 'Parked calls decided, by outcome: authorized, denied, abandoned (hung up while parked), overloaded, error',
+        help: 'Parked calls decided, by outcome: authorized, denied, abandoned (hung up while parked), overloaded, error, fail-open (let through while the ledger was unreachable)',
         labelNames: ['node', 'outcome'],
         registers,
       }),

@@ -1,3 +1,4 @@
+import type { CommandOutcome } from '@khata/ledger';
 import {
   AuthorizationResponse,
   AuthorizeCallBody,
@@ -9,10 +10,12 @@ import {
 import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import { v5 as uuidV5 } from 'uuid';
-import { ApiProblem, notFound } from '../problems.ts';
+import { ApiProblem, isStoreUnavailable, notFound } from '../problems.ts';
 import { commandResult, runCommand } from './command.ts';
 
 const CALL_NAMESPACE = '4a1b2c3d-5e6f-5a7b-8c9d-0e1f2a3b4c5d';
+/** The reason of a call let through by the fail-open policy while the ledger cannot be written. */
+export const LEDGER_UNAVAILABLE = 'LEDGER_UNAVAILABLE';
 /**
  * Requests per minute per caller on the call-control routes. The API's general limit (1,200 a minute)
  * is meant for people and portals; a switch sends an authorization and an end for every call, so a
@@ -63,18 +66,33 @@ export async function callRoutes(app: FastifyInstance): Promise<void> {
       if (!quick.authorized && quick.reason !== 'HOT_PROJECTION_UNAVAILABLE') {
         return { authorized: false, maxSeconds: 0, reason: quick.reason, accountId };
       }
-      const outcome = await app.khata.ledger.execute(
-        // One command per call: a repeated authorization of the same call gets the first answer.
-        {
-          type: 'StartCall',
-          commandId: uuidV5(`start-call/${accountId}/${body.callId}`, CALL_NAMESPACE),
-          accountId,
-          callId: body.callId,
-          destination: body.destination,
-          at: now.toISOString(),
-        },
-        { actor: `${request.principal?.role}:${request.principal?.userId}`, correlationId: request.id },
-      );
+      let outcome: CommandOutcome;
+      try {
+        outcome = await app.khata.ledger.execute(
+          // One command per call: a repeated authorization of the same call gets the first answer.
+          {
+            type: 'StartCall',
+            commandId: uuidV5(`start-call/${accountId}/${body.callId}`, CALL_NAMESPACE),
+            accountId,
+            callId: body.callId,
+            destination: body.destination,
+            at: now.toISOString(),
+          },
+          { actor: `${request.principal?.role}:${request.principal?.userId}`, correlationId: request.id },
+        );
+      } catch (error) {
+        // No authority can answer. Fail-open lets the call through, capped and without a reservation, but
+        // only when the hot projection had nothing against it; fail-closed answers 503 (nothing written).
+        const { policy } = app.khata.hot.authorizer;
+        if (!isStoreUnavailable(error) || policy.mode !== 'fail-open') throw error;
+        request.log.warn(
+          { err: error, accountId, callId: body.callId },
+          'call authorized fail-open: the ledger is unreachable',
+        );
+        // A "yes" from the hot projection bounds the call further: that is all the balance covers.
+        const maxSeconds = quick.authorized ? Math.min(quick.maxSeconds, policy.maxSeconds) : policy.maxSeconds;
+        return { authorized: true, maxSeconds, reason: LEDGER_UNAVAILABLE, accountId };
+      }
       if (outcome.status === 'rejected')
         return { authorized: false, maxSeconds: 0, reason: outcome.rejection.code, accountId };
       const authorized = outcome.events.find((event) => event.type === 'CallAuthorized');
