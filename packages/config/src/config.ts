@@ -120,6 +120,10 @@ export interface KhataConfig {
     /** fail-open only: the longest call allowed while the hot projection cannot answer. */
     readonly failOpenCallSecondsMax: number;
   };
+  readonly retention: {
+    /** Age past which the worker deletes a finished (done or cancelled) scheduler job; failed jobs stay. */
+    readonly finishedJobSeconds: number;
+  };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -214,8 +218,23 @@ export function loadConfig(env: Env, options: { readonly cwd: string }): KhataCo
       reservationGraceSeconds: integer(read, 'RESERVATION_GRACE_SECONDS', 900, 0, 86_400),
       failOpenCallSecondsMax: integer(read, 'HOT_PROJECTION_FAIL_OPEN_SECONDS', 300, 1, 86_400),
     },
+    retention: {
+      finishedJobSeconds: finishedJobRetention(read),
+    },
   };
   return deepFreeze(config);
+}
+
+const FINISHED_JOB_RETENTION_SECONDS_DEFAULT = 30 * 86_400;
+/** A day at least: a job that has just finished may still be inspected while its outcome is investigated. */
+const FINISHED_JOB_RETENTION_SECONDS_MIN = 86_400;
+
+function finishedJobRetention(read: (name: string) => string | undefined): number {
+  const seconds = duration(read, 'FINISHED_JOB_RETENTION', FINISHED_JOB_RETENTION_SECONDS_DEFAULT);
+  if (seconds < FINISHED_JOB_RETENTION_SECONDS_MIN) {
+    throw new ConfigError('FINISHED_JOB_RETENTION', 'must be at least 1d');
+  }
+  return seconds;
 }
 
 const GSTIN_SHAPE = /^\d{2}[0-9A-Z]{13}$/;

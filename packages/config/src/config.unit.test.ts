@@ -97,6 +97,11 @@ describe('configuration', () => {
     expect(custom.lockout).toEqual({ failuresMax: 10, windowSeconds: 3_600, durationSeconds: 1_800 });
   });
 
+  it('keeps finished scheduler jobs 30 days unless told otherwise', () => {
+    expect(load({}).retention.finishedJobSeconds).toBe(2_592_000);
+    expect(load({ FINISHED_JOB_RETENTION: '90d' }).retention.finishedJobSeconds).toBe(7_776_000);
+  });
+
   const bad: [string, Record<string, string>, string][] = [
     ['an unknown event store', { EVENT_STORE: 'mysql' }, 'EVENT_STORE'],
     ['a postgres event store without a database', { EVENT_STORE: 'postgres' }, 'DATABASE_URL'],
@@ -138,6 +143,8 @@ describe('configuration', () => {
     ['a lockout threshold of zero', { LOCKOUT_FAILURES_MAX: '0' }, 'LOCKOUT_FAILURES_MAX'],
     ['a lockout window that is not a duration', { LOCKOUT_WINDOW: 'a while' }, 'LOCKOUT_WINDOW'],
     ['a key rotation that is not a duration', { JWT_KEY_ROTATION: 'monthly' }, 'JWT_KEY_ROTATION'],
+    ['a job retention that is not a duration', { FINISHED_JOB_RETENTION: 'a month' }, 'FINISHED_JOB_RETENTION'],
+    ['a job retention shorter than a day', { FINISHED_JOB_RETENTION: '12h' }, 'FINISHED_JOB_RETENTION'],
   ];
   for (const [label, env, variable] of bad) {
     it(`stops on ${label}, naming ${variable}`, () => {

@@ -34,6 +34,16 @@ export {
 } from './khata.ts';
 export { READINESS_CHECK_TIMEOUT_MILLISECONDS, type Readiness, readiness } from './readiness.ts';
 export {
+  IDEMPOTENCY_KEY_RETENTION_HOURS,
+  type PurgeReport,
+  purgeExpired,
+  RETENTION_INTERVAL_MILLISECONDS,
+  Retention,
+  type RetentionLog,
+  type RetentionOptions,
+  type RetentionSchedule,
+} from './retention.ts';
+export {
   type PublishedTariff,
   TARIFF_FOLLOWER_NAME,
   TariffRegistry,

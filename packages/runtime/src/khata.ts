@@ -24,6 +24,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { loadCatalog } from './catalog.ts';
 import { LogFollowers } from './followers.ts';
 import { openInfrastructure } from './infrastructure.ts';
+import { Retention } from './retention.ts';
 import { TariffRegistry } from './tariffs.ts';
 
 /** What this process does: serve the API, run the background work, or both (embedded). */
@@ -63,6 +64,8 @@ export interface Khata {
     readonly authorizer: CallAuthorizer;
   };
   readonly scheduler: Scheduler;
+  /** Deletes expired idempotency keys and old finished jobs, hourly, in the worker role. */
+  readonly retention: Retention;
   /** Users, passwords, tokens, MFA, sessions (SPEC §12). */
   readonly identity: Identity;
   /** The Redis connection when REDIS_URL is set (hot projection, rate limits). */
@@ -229,6 +232,14 @@ export async function openKhata(config: KhataConfig, options: OpenKhataOptions):
     });
     closers.push(() => scheduler.stop());
 
+    const retention = new Retention({
+      db: readDb,
+      metrics,
+      log,
+      finishedJobRetentionSeconds: config.retention.finishedJobSeconds,
+    });
+    closers.push(() => retention.stop());
+
     return {
       config,
       roles: options.roles,
@@ -243,6 +254,7 @@ export async function openKhata(config: KhataConfig, options: OpenKhataOptions):
       projector,
       hot: { store: hotStore, projector: hotProjector, authorizer },
       scheduler,
+      retention,
       identity,
       redis,
       metrics,
@@ -253,6 +265,7 @@ export async function openKhata(config: KhataConfig, options: OpenKhataOptions):
         if (options.roles.worker) {
           projector.start();
           scheduler.start();
+          retention.start();
         }
         await hotProjector?.start();
       },

@@ -1,6 +1,7 @@
 /**
  * @khata/scheduler — durable, time-driven jobs claimed with FOR UPDATE SKIP LOCKED and retried with
- * bounded back-off; scheduled idempotently by deterministic job ids.
+ * bounded back-off; scheduled idempotently by deterministic job ids. Finished jobs are purged after a
+ * retention period; failed ones stay for an operator.
  */
 export {
   CLAIM_BATCH_MAX,
@@ -13,6 +14,10 @@ export {
   type JobHandler,
   type JobSpec,
   jobs,
+  PURGE_BATCH_ROWS_MAX,
+  PURGE_BATCHES_MAX,
+  type PurgeOptions,
+  purgeFinishedJobs,
   Scheduler,
   type SchedulerOptions,
   scheduleJob,

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { IDEMPOTENCY_KEY_RETENTION_HOURS } from '@khata/runtime';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { v5 as uuidV5 } from 'uuid';
 import { canonicalizeBody } from './json.ts';
@@ -7,11 +8,11 @@ import { ApiProblem } from './problems.ts';
 /**
  * `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header) on POSTs that create or charge: the
  * same key with the same body replays the stored response; with another body it is 422; while the first
- * is still running it is 409. Keys are scoped to the caller and kept 24 hours. The command run under a
- * key gets a command id derived from it, so even a lost stored response cannot charge twice.
+ * is still running it is 409. Keys are scoped to the caller and kept IDEMPOTENCY_KEY_RETENTION_HOURS (24);
+ * the worker's retention deletes them after that. The command run under a key gets a command id derived
+ * from it, so even a lost stored response cannot charge twice.
  */
 export const IDEMPOTENCY_KEY_LENGTH_MAX = 255;
-const KEY_RETENTION_HOURS = 24;
 const NAMESPACE = '8c3e1f0a-2b4d-5e6f-8a7b-9c0d1e2f3a4b';
 
 declare module 'fastify' {
@@ -58,7 +59,7 @@ export function registerIdempotency(app: FastifyInstance): void {
       .digest('hex');
     await db.query(
       'DELETE FROM api.idempotency_keys WHERE principal = $1 AND key = $2 AND created_at < now() - make_interval(hours => $3)',
-      [principal, key, KEY_RETENTION_HOURS],
+      [principal, key, IDEMPOTENCY_KEY_RETENTION_HOURS],
     );
     const inserted = await db.query(
       `INSERT INTO api.idempotency_keys (principal, key, route, body_hash, state) VALUES ($1, $2, $3, $4, 'in_progress')

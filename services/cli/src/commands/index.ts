@@ -62,6 +62,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./keys.ts')).keysCommand,
   },
   {
+    name: 'purge',
+    summary: 'delete expired idempotency keys and old finished jobs now',
+    load: async () => (await import('./purge.ts')).purgeCommand,
+  },
+  {
     name: 'rate',
     summary: 'price a call (or find the longest affordable call) with a tariff file',
     load: async () => (await import('./rate.ts')).rateCommand,
