@@ -30,6 +30,20 @@ CREATE TABLE scheduler.jobs (
 );
 CREATE INDEX jobs_due_idx ON scheduler.jobs (due_at) WHERE status = 'pending';`,
     },
+    {
+      version: 2,
+      name: 'finished jobs by age',
+      // Lets each batch of purgeFinishedJobs find its rows without scanning the jobs still to run.
+      sql: `
+CREATE INDEX jobs_finished_idx ON scheduler.jobs (updated_at) WHERE status IN ('done', 'cancelled');`,
+    },
+    {
+      version: 3,
+      name: 'pending jobs by account',
+      // cancelAccountJobs runs for every subscription event; without it each call scans every pending job.
+      sql: `
+CREATE INDEX jobs_pending_account_idx ON scheduler.jobs (kind, (payload->>'accountId')) WHERE status = 'pending';`,
+    },
   ],
 };
 
@@ -101,6 +115,58 @@ export async function cancelAccountJobs(tx: SqlQueryable, kind: string, accountI
       WHERE kind = $1 AND status = 'pending' AND locked_by IS NULL AND payload->>'accountId' = $2`,
     [kind, accountId],
   );
+}
+
+/** Rows one purging statement deletes at most: each statement's locks are short-lived. */
+export const PURGE_BATCH_ROWS_MAX = 10_000;
+/** Statements one purge runs at most; what is left waits for the next purge. */
+export const PURGE_BATCHES_MAX = 1_000;
+
+export interface PurgeOptions {
+  /** Age (since the row last changed, by the database's clock) beyond which a row is deleted. */
+  readonly retentionSeconds: number;
+  /** Rows per statement (default PURGE_BATCH_ROWS_MAX; tests use a few). */
+  readonly batchRowsMax?: number;
+  /** Stops the purge after the statement running when it aborts (a worker shutting down). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Deletes jobs that finished (`done`, `cancelled`) more than `retentionSeconds` ago, in statements of at most
+ * `batchRowsMax` rows; returns how many went. `failed` jobs stay until an operator deals with them. Deleting
+ * a finished job forgets that it ran: were the same job id scheduled again, it would run again, which every
+ * handler tolerates (its commands are idempotent by state or by event id, see @khata/process-managers).
+ * Rows are aged by the database's clock, which is what stamps `updated_at`.
+ */
+export async function purgeFinishedJobs(db: SqlQueryable, options: PurgeOptions): Promise<number> {
+  const batchRowsMax = options.batchRowsMax ?? PURGE_BATCH_ROWS_MAX;
+  assertPositiveInteger(batchRowsMax, 'batchRowsMax');
+  let deleted = 0;
+  for (let batch = 0; batch < PURGE_BATCHES_MAX && options.signal?.aborted !== true; batch++) {
+    // The batch is picked once (MATERIALIZED: a LIMIT in an `IN (subquery)` may run again per row and delete
+    // more) and locked as it is picked, skipping rows another worker holds; locked rows cannot move, so the
+    // delete finds them by ctid (a TID scan, where a join on job_id may scan the table).
+    const [row] = await db.query<{ deleted: number }>(
+      `WITH batch AS MATERIALIZED (
+         SELECT ctid FROM scheduler.jobs
+          WHERE status IN ('done', 'cancelled') AND updated_at < now() - make_interval(secs => $1)
+          LIMIT $2
+          FOR UPDATE SKIP LOCKED
+       ), gone AS (
+         DELETE FROM scheduler.jobs WHERE ctid = ANY (ARRAY(SELECT ctid FROM batch)) RETURNING 1
+       )
+       SELECT count(*)::integer AS deleted FROM gone`,
+      [options.retentionSeconds, batchRowsMax],
+    );
+    const count = row?.deleted ?? 0;
+    deleted += count;
+    if (count < batchRowsMax) break;
+  }
+  return deleted;
+}
+
+function assertPositiveInteger(value: number, name: string): void {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer; got ${value}`);
 }
 
 export type JobHandler = (job: Job) => Promise<void>;
