@@ -155,6 +155,15 @@ export interface EventStore {
   appendToStreams?(appends: readonly StreamAppend[]): Promise<readonly StreamAppendOutcome[]>;
   readStream(stream: string, options?: ReadStreamOptions): Promise<StreamSlice>;
   readAll(options: ReadAllOptions): Promise<ReadAllPage>;
+  /**
+   * Events per stream after `after` that match `filter`, counting at most `limit` events in log order, without
+   * reading them (lag metrics). Optional: callers count with `readAll` where it is absent.
+   */
+  countEventsAfter?(options: {
+    readonly after: Position | null;
+    readonly filter?: EventFilter;
+    readonly limit: number;
+  }): Promise<ReadonlyMap<string, number>>;
   /** Catch-up, then live: yields batches until `signal` aborts. Never skips, never reorders a stream. */
   subscribe(options: SubscribeOptions): AsyncIterable<SubscriptionBatch>;
   /** Position of the newest committed event, or null when the log is empty. */

@@ -8,7 +8,7 @@ import type { SqlClient } from '@khata/sql';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProjectorMetrics } from './metrics.ts';
-import type { Projection } from './projection.ts';
+import { type Projection, shardOf } from './projection.ts';
 import { Projector, type ProjectorOptions } from './runtime.ts';
 
 export interface ProjectorTarget {
@@ -89,6 +89,26 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
       };
       return { ...env, projection, worker };
     }
+
+    it("reports each shard's lag as the events of its own streams after its checkpoint, counted or read alike", async () => {
+      const { store, projection, worker } = await setUp();
+      await appendMany(store, 7, 6);
+      const projector = worker();
+      const after = (await store.readAll({ maxCount: 10 })).last;
+      const expected = async (from: typeof after, shard: number) => {
+        const { events } = await store.readAll({ after: from, maxCount: 1_000, filter: projection.filter });
+        return events.filter((event) => shardOf(event.streamId, projection.shards) === shard).length;
+      };
+      let total = 0;
+      for (let shard = 0; shard < projection.shards; shard += 1) {
+        for (const from of [null, after]) {
+          const lag = await projector.lagEvents(projection, shard, from);
+          expect(lag).toBe(await expected(from, shard));
+          if (from === null) total += lag;
+        }
+      }
+      expect(total).toBe(42);
+    });
 
     it('applies every event exactly once, catching up and then following live appends', async () => {
       const { store, db, worker } = await setUp();

@@ -178,6 +178,33 @@ function covers(window: LogWindow, after: Position | null): boolean {
 }
 
 /**
+ * The SQL conditions of a filter on `es.events e`, with their parameters numbered from $4 (after the
+ * position and the limit), and a shape that names the prepared statement.
+ */
+function filterConditions(filter: EventFilter | undefined): {
+  conditions: string[];
+  params: unknown[];
+  shape: string;
+} {
+  const prefixes = filter?.streamPrefixes ?? null;
+  const types = filter?.eventTypes ?? null;
+  const params: unknown[] = [];
+  const conditions: string[] = [];
+  if (prefixes !== null) {
+    const placeholders = prefixes.map((prefix) => {
+      params.push(prefix);
+      return `starts_with(e.stream_id, $${3 + params.length})`;
+    });
+    conditions.push(placeholders.length === 0 ? 'false' : `(${placeholders.join(' OR ')})`);
+  }
+  if (types !== null) {
+    params.push(JSON.stringify(types));
+    conditions.push(`e.event_type IN (SELECT jsonb_array_elements_text($${3 + params.length}::jsonb))`);
+  }
+  return { conditions, params, shape: `${prefixes?.length ?? '-'}:${types === null ? '-' : 't'}` };
+}
+
+/**
  * The event store on PostgreSQL or PGlite: one `append_to_stream` call per append (one round trip,
  * an implicit transaction), reads in `(transaction_id, global_position)` order below the oldest
  * running transaction. See schema.ts for why that order never skips.
@@ -535,23 +562,45 @@ export class SqlEventStore implements EventStore {
     return { events, last, caughtUp: true };
   }
 
+  /**
+   * Events per stream after `after` that match `filter`, counting at most `limit` events in log order: what a
+   * projector needs to report its lag without reading (and parsing) the events themselves.
+   */
+  async countEventsAfter(options: {
+    readonly after: Position | null;
+    readonly filter?: EventFilter;
+    readonly limit: number;
+  }): Promise<ReadonlyMap<string, number>> {
+    if (!(Number.isSafeInteger(options.limit) && options.limit >= 1)) throw new RangeError('limit must be ≥ 1');
+    const [afterTx, afterGp] = parsePosition(options.after);
+    const { conditions, params, shape } = filterConditions(options.filter);
+    const text = `
+      WITH bound AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+      counted AS (
+        SELECT e.stream_id
+          FROM es.events e, bound
+         WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+           AND e.transaction_id < bound.xmin
+           ${conditions.map((condition) => `AND ${condition}`).join(' ')}
+         ORDER BY e.transaction_id, e.global_position
+         LIMIT $3
+      )
+      SELECT stream_id, count(*)::int AS events FROM counted GROUP BY stream_id`;
+    let rows: { stream_id: string; events: number }[];
+    try {
+      rows = await this.#client.query<{ stream_id: string; events: number }>(
+        text,
+        [afterTx, afterGp, options.limit, ...params],
+        { name: `khata_es_count_after_${shape}` },
+      );
+    } catch (error) {
+      throw translate(error);
+    }
+    return new Map(rows.map((row) => [row.stream_id, Number(row.events)]));
+  }
+
   #readAllQuery(filter: EventFilter | undefined): { sql: { text: string; name: string }; params: unknown[] } {
-    const prefixes = filter?.streamPrefixes ?? null;
-    const types = filter?.eventTypes ?? null;
-    const params: unknown[] = [];
-    const conditions: string[] = [];
-    if (prefixes !== null) {
-      const placeholders = prefixes.map((prefix) => {
-        params.push(prefix);
-        return `starts_with(e.stream_id, $${3 + params.length})`;
-      });
-      conditions.push(placeholders.length === 0 ? 'false' : `(${placeholders.join(' OR ')})`);
-    }
-    if (types !== null) {
-      params.push(JSON.stringify(types));
-      conditions.push(`e.event_type IN (SELECT jsonb_array_elements_text($${3 + params.length}::jsonb))`);
-    }
-    const shape = `${prefixes?.length ?? '-'}:${types === null ? '-' : 't'}`;
+    const { conditions, params, shape } = filterConditions(filter);
     let text = this.#readAllSql.get(shape);
     if (text === undefined) {
       text = `
