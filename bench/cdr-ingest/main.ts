@@ -197,6 +197,7 @@ async function main(): Promise<number> {
     const started = performance.now();
     const { accepted, rejected } = await post(listening.url, bodies);
     const answeredSeconds = (performance.now() - started) / 1000;
+    progress(`khata: every batch answered after ${answeredSeconds.toFixed(2)} s; waiting for the read models`);
     await settle(khata);
     const seconds = (performance.now() - started) / 1000;
     const rate = cdrs.length / seconds;

@@ -40,6 +40,11 @@ export interface ProjectorOptions {
 export const PROJECTOR_BATCH_SIZE_DEFAULT = 500;
 /** Events per page of a rebuild: larger pages, fewer statements per event while catching up from zero. */
 export const REBUILD_BATCH_SIZE_DEFAULT = 5_000;
+/**
+ * Events a rebuild applies per transaction (several pages): fewer rewrites of each account's row in read
+ * models keyed by account, at the cost of holding this many events in memory (about 1 KiB each).
+ */
+export const REBUILD_APPLY_EVENTS_MIN = 50_000;
 /** Pages of one rebuild (10^6 × the page size: far beyond any log this runs on). */
 const REBUILD_PAGES_MAX = 1_000_000;
 
@@ -219,6 +224,17 @@ export class Projector {
   /** Events of the log a shard has not applied yet (counted up to LAG_COUNT_MAX). */
   async lagEvents(projection: Projection, shard: number, position: string | null): Promise<number> {
     let after = (position as Position | null) ?? null;
+    const { store } = this.#options;
+    if (store.countEventsAfter !== undefined) {
+      // Counted in the database, per stream: no event is read or parsed, which matters most when the shards
+      // are far behind (a catch-up that re-read its backlog to measure it would slow itself down).
+      const perStream = await store.countEventsAfter({ after, filter: projection.filter, limit: LAG_COUNT_MAX });
+      let lag = 0;
+      for (const [streamId, events] of perStream) {
+        if (shardOf(streamId, projection.shards) === shard) lag += events;
+      }
+      return lag;
+    }
     let count = 0;
     while (count < LAG_COUNT_MAX) {
       const page = await this.#options.store.readAll({ after, maxCount: 10_000, filter: projection.filter });
@@ -291,20 +307,30 @@ export class Projector {
     if (head !== null) {
       const next = (after: Position | null) => store.readAll({ after, maxCount: batchSize });
       let pending = next(null);
+      // Pages are applied REBUILD_APPLY_EVENTS_MIN events at a time: a read model keyed by account (balances
+      // holds each account's folded state) then rewrites an account's row once per chunk, not once per page.
+      let chunk: RecordedEvent[] = [];
+      let readUpTo: Position | null = null;
       for (let pages = 0; pages < REBUILD_PAGES_MAX; pages += 1) {
         const page = await pending;
-        const last: Position | null = page.last ?? previous;
+        const last: Position | null = page.last ?? readUpTo ?? previous;
         const done = last === null || last >= head || page.events.length === 0;
         // Read ahead while this page is applied: the database and this process work side by side.
         if (!done) pending = next(last);
-        if (last !== null && (previous === null || last > previous)) {
-          const from = previous;
-          await Promise.all(
-            targets.map(({ projection, generation, schema }) =>
-              this.#commitAllShards(projection, generation, owner, schema, page.events, from, last),
-            ),
-          );
-          previous = last;
+        for (const event of page.events) chunk.push(event);
+        readUpTo = last;
+        if ((done || chunk.length >= Math.max(batchSize, REBUILD_APPLY_EVENTS_MIN)) && last !== null) {
+          if (previous === null || last > previous) {
+            const from = previous;
+            const events = chunk;
+            await Promise.all(
+              targets.map(({ projection, generation, schema }) =>
+                this.#commitAllShards(projection, generation, owner, schema, events, from, last),
+              ),
+            );
+            previous = last;
+          }
+          chunk = [];
         }
         read += page.events.filter((event) =>
           targets.some(({ projection }) => matchesFilter(event, projection.filter)),
