@@ -11,6 +11,7 @@ import {
 import type { Projection } from '@khata/projector';
 import { queryBuilder, run } from '@khata/sql';
 import { accountEvents, groupBy } from '../shared/accounts.ts';
+import { statementSlices, writeRowsAsJson } from '../shared/rows.ts';
 import { type BalancesDatabase, type BalancesTable, balancesMigrations } from './migrations.ts';
 
 const db = queryBuilder<BalancesDatabase>();
@@ -41,7 +42,8 @@ export function balanceRow(accountId: string, state: AccountState, version: bigi
     open_reservations: state.reservations.size,
     stream_version: version.toString(),
     updated_at: updatedAt,
-    state: JSON.stringify(stored),
+    // An object, not its text: the rows go to PostgreSQL as one JSON array (writeRowsAsJson).
+    state: stored,
   };
 }
 
@@ -53,7 +55,7 @@ export function stateOfRow(row: Pick<BalancesTable, 'state'>): AccountState | nu
 
 /**
  * Folds each account's events with the domain's own `evolve` (so the read model can never disagree with
- * a replay), one multi-row upsert per batch. Events at or below the row's version are skipped (already
+ * a replay), one JSON upsert per batch. Events at or below the row's version are skipped (already
  * applied); a gap is a bug and stops the projection.
  */
 export const balancesProjection: Projection = {
@@ -66,14 +68,20 @@ export const balancesProjection: Projection = {
     const byAccount = groupBy(accountEvents(events), (e) => e.accountId);
     if (byAccount.size === 0) return;
     const ids = [...byAccount.keys()];
-    const existing = await run(
-      tx,
-      db
-        .withSchema(schema)
-        .selectFrom('balances')
-        .select(['account_id', 'stream_version', 'state'])
-        .where('account_id', 'in', ids),
-    );
+    const existing: Pick<BalancesTable, 'account_id' | 'stream_version' | 'state'>[] = [];
+    // In slices: a rebuild's chunk can touch more accounts than one statement takes parameters.
+    for (const slice of statementSlices(ids, 1)) {
+      existing.push(
+        ...(await run(
+          tx,
+          db
+            .withSchema(schema)
+            .selectFrom('balances')
+            .select(['account_id', 'stream_version', 'state'])
+            .where('account_id', 'in', slice),
+        )),
+      );
+    }
     const current = new Map(existing.map((row) => [row.account_id, row]));
     const rows: BalancesTable[] = [];
     for (const [accountId, accountEventsInBatch] of byAccount) {
@@ -92,33 +100,27 @@ export const balancesProjection: Projection = {
       }
       if (updatedAt !== null) rows.push(balanceRow(accountId, state, version, updatedAt));
     }
-    if (rows.length === 0) return;
-    await run(
-      tx,
-      db
-        .withSchema(schema)
-        .insertInto('balances')
-        .values(rows)
-        .onConflict((conflict) =>
-          conflict.column('account_id').doUpdateSet((eb) => ({
-            billing_mode: eb.ref('excluded.billing_mode'),
-            status: eb.ref('excluded.status'),
-            balance: eb.ref('excluded.balance'),
-            reserved: eb.ref('excluded.reserved'),
-            available: eb.ref('excluded.available'),
-            credit_limit: eb.ref('excluded.credit_limit'),
-            plan_id: eb.ref('excluded.plan_id'),
-            usage_month_start: eb.ref('excluded.usage_month_start'),
-            usage_month_end: eb.ref('excluded.usage_month_end'),
-            free_seconds: eb.ref('excluded.free_seconds'),
-            free_seconds_used: eb.ref('excluded.free_seconds_used'),
-            free_seconds_reserved: eb.ref('excluded.free_seconds_reserved'),
-            open_reservations: eb.ref('excluded.open_reservations'),
-            stream_version: eb.ref('excluded.stream_version'),
-            updated_at: eb.ref('excluded.updated_at'),
-            state: eb.ref('excluded.state'),
-          })),
-        ),
-    );
+    // One JSON parameter per statement: no placeholder per value, and no parameter limit to split around.
+    await writeRowsAsJson(tx, schema, 'balances', rows, {
+      conflict: ['account_id'],
+      update: [
+        'billing_mode',
+        'status',
+        'balance',
+        'reserved',
+        'available',
+        'credit_limit',
+        'plan_id',
+        'usage_month_start',
+        'usage_month_end',
+        'free_seconds',
+        'free_seconds_used',
+        'free_seconds_reserved',
+        'open_reservations',
+        'stream_version',
+        'updated_at',
+        'state',
+      ],
+    });
   },
 };
