@@ -305,38 +305,49 @@ export class Projector {
     let read = 0;
     let previous: Position | null = null;
     if (head !== null) {
-      const next = (after: Position | null) => store.readAll({ after, maxCount: batchSize });
-      let pending = next(null);
-      // Pages are applied REBUILD_APPLY_EVENTS_MIN events at a time: a read model keyed by account (balances
-      // holds each account's folded state) then rewrites an account's row once per chunk, not once per page.
-      let chunk: RecordedEvent[] = [];
-      let readUpTo: Position | null = null;
-      for (let pages = 0; pages < REBUILD_PAGES_MAX; pages += 1) {
-        const page = await pending;
-        const last: Position | null = page.last ?? readUpTo ?? previous;
-        const done = last === null || last >= head || page.events.length === 0;
-        // Read ahead while this page is applied: the database and this process work side by side.
-        if (!done) pending = next(last);
-        for (const event of page.events) chunk.push(event);
-        readUpTo = last;
-        if ((done || chunk.length >= Math.max(batchSize, REBUILD_APPLY_EVENTS_MIN)) && last !== null) {
-          if (previous === null || last > previous) {
-            const from = previous;
-            const events = chunk;
-            await Promise.all(
-              targets.map(({ projection, generation, schema }) =>
-                this.#commitAllShards(projection, generation, owner, schema, events, from, last),
-              ),
-            );
-            previous = last;
-          }
-          chunk = [];
+      const chunkEvents = Math.max(batchSize, REBUILD_APPLY_EVENTS_MIN);
+      // Reads the log from `after` in pages until a chunk is full or the head is reached.
+      const readChunk = async (
+        after: Position | null,
+      ): Promise<{ events: RecordedEvent[]; last: Position | null; done: boolean }> => {
+        const events: RecordedEvent[] = [];
+        let last = after;
+        for (let pages = 0; pages < REBUILD_PAGES_MAX; pages += 1) {
+          const page = await store.readAll({ after: last, maxCount: batchSize });
+          for (const event of page.events) events.push(event);
+          if (page.last !== null) last = page.last;
+          const done = last === null || last >= head || page.events.length === 0;
+          if (done || events.length >= chunkEvents) return { events, last, done };
         }
-        read += page.events.filter((event) =>
+        throw new Error(`a rebuild chunk read more than ${REBUILD_PAGES_MAX} pages`);
+      };
+      // Chunks of REBUILD_APPLY_EVENTS_MIN events, one transaction per read model each: a read model keyed by
+      // account (balances holds each account's folded state) rewrites an account's row once per chunk, not
+      // once per page. The next chunk is read while this one is applied.
+      let pending = readChunk(null);
+      pending.catch(() => undefined);
+      for (let chunks = 0; chunks < REBUILD_PAGES_MAX; chunks += 1) {
+        const chunk = await pending;
+        if (!chunk.done) {
+          pending = readChunk(chunk.last);
+          // Awaited in the next round; until then a failed read must not count as unhandled.
+          pending.catch(() => undefined);
+        }
+        const last = chunk.last;
+        if (last !== null && (previous === null || last > previous)) {
+          const from = previous;
+          await Promise.all(
+            targets.map(({ projection, generation, schema }) =>
+              this.#commitAllShards(projection, generation, owner, schema, chunk.events, from, last),
+            ),
+          );
+          previous = last;
+        }
+        read += chunk.events.filter((event) =>
           targets.some(({ projection }) => matchesFilter(event, projection.filter)),
         ).length;
         options.onProgress?.(read);
-        if (done) break;
+        if (chunk.done) break;
       }
     }
     for (const { projection, generation } of targets) {
