@@ -290,7 +290,12 @@ export class Projector {
    */
   async rebuildAll(
     names: readonly string[],
-    options: { readonly onProgress?: (events: number) => void; readonly batchSize?: number } = {},
+    options: {
+      readonly onProgress?: (events: number) => void;
+      readonly batchSize?: number;
+      /** Events applied per transaction (at least one page): REBUILD_APPLY_EVENTS_MIN unless told. */
+      readonly applyEvents?: number;
+    } = {},
   ): Promise<number> {
     const { db, store } = this.#options;
     const owner = `${this.#options.workerId}:rebuild`;
@@ -305,7 +310,7 @@ export class Projector {
     let read = 0;
     let previous: Position | null = null;
     if (head !== null) {
-      const chunkEvents = Math.max(batchSize, REBUILD_APPLY_EVENTS_MIN);
+      const chunkEvents = Math.max(batchSize, options.applyEvents ?? REBUILD_APPLY_EVENTS_MIN);
       // Reads the log from `after` in pages until a chunk is full or the head is reached.
       const readChunk = async (
         after: Position | null,
