@@ -11,6 +11,7 @@
  *
  *   pnpm bench memory              # 10 s idle, then 2,000 req/s for 30 s per workload
  *   pnpm bench memory --quick      # under a minute
+ *   pnpm bench memory --node-options "--max-old-space-size=160"   # the child with V8 flags (NODE_OPTIONS)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -52,6 +53,7 @@ const { values } = parseArgs({
     instances: { type: 'string', default: '10' },
     'connections-per-instance': { type: 'string', default: '2' },
     'admin-url': { type: 'string', default: ADMIN_URL_DEFAULT },
+    'node-options': { type: 'string' },
   },
 });
 
@@ -103,6 +105,7 @@ async function startKhata(databaseUrl: string, port: number): Promise<Started> {
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
+        ...(values['node-options'] === undefined ? {} : { NODE_OPTIONS: values['node-options'] }),
         ...khataEnvironment({ databaseUrl, redisUrl: null }),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -150,7 +153,9 @@ function bodies(accountIds: readonly string[], tag: string): (sequence: number) 
 }
 
 async function main(): Promise<void> {
-  progress(`memory benchmark: ${JSON.stringify(settings)}; load ${loadAverages()}`);
+  progress(
+    `memory benchmark: ${JSON.stringify(settings)}; NODE_OPTIONS of khata start: ${values['node-options'] ?? 'none'}; load ${loadAverages()}`,
+  );
   const databaseUrl = await createDatabase(adminUrl, DATABASE);
   try {
     progress('setting up accounts');
