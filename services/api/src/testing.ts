@@ -86,3 +86,36 @@ export async function testApi(
     },
   };
 }
+
+export interface PrepaidAccountSetUp {
+  readonly legalName?: string;
+  /** GST-inclusive top-up before subscribing; none when absent. */
+  readonly topUp?: string;
+  /** The plan subscribed to monthly; none when absent. */
+  readonly planId?: string;
+  /** A second top-up after the plan's fee has been charged. */
+  readonly topUpAfterPlan?: string;
+}
+
+/** Opens a prepaid account through the ledger (as a customer's set-up would), then waits for the read side. */
+export async function openPrepaidAccount(api: TestApi, setUp: PrepaidAccountSetUp = {}): Promise<string> {
+  const accountId = randomUUID();
+  const run = async (type: string, fields: object) => {
+    const outcome = await api.khata.ledger.execute(
+      { type, commandId: randomUUID(), accountId, ...fields },
+      { actor: 'user:test' },
+    );
+    if (outcome.status !== 'accepted') throw new Error(`${type}: ${outcome.rejection.code}`);
+  };
+  await run('OpenAccount', {
+    legalName: setUp.legalName ?? 'Test Telecom Pvt Ltd',
+    contact: { name: 'T', email: 't@telecom.example', phone: '+91 98450 00009' },
+    billingAddress: { line1: '1 Road', city: 'Bengaluru', stateCode: '29', postalCode: '560001', country: 'IN' },
+    billingMode: 'prepaid',
+  });
+  if (setUp.topUp !== undefined) await run('TopUpWallet', { amount: setUp.topUp });
+  if (setUp.planId !== undefined) await run('Subscribe', { planId: setUp.planId, cycle: 'monthly' });
+  if (setUp.topUpAfterPlan !== undefined) await run('TopUpWallet', { amount: setUp.topUpAfterPlan });
+  await api.settle();
+  return accountId;
+}

@@ -7,34 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import { EventStoreUnavailable } from '@khata/event-store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestApi, testApi } from '../testing.ts';
+import { openPrepaidAccount, type TestApi, testApi } from '../testing.ts';
 import { LEDGER_UNAVAILABLE } from './calls.ts';
 
 const INDIA = '+919845012345';
 const FAIL_OPEN_SECONDS = 90;
-
-async function openAccount(api: TestApi, topUp: string | null): Promise<string> {
-  const accountId = randomUUID();
-  const run = async (type: string, fields: object) => {
-    const outcome = await api.khata.ledger.execute(
-      { type, commandId: randomUUID(), accountId, ...fields },
-      { actor: 'user:test' },
-    );
-    if (outcome.status !== 'accepted') throw new Error(`${type}: ${outcome.rejection.code}`);
-  };
-  await run('OpenAccount', {
-    legalName: 'Policy Telecom Pvt Ltd',
-    contact: { name: 'P', email: 'p@policy.example', phone: '+91 98450 00008' },
-    billingAddress: { line1: '1 Road', city: 'Bengaluru', stateCode: '29', postalCode: '560001', country: 'IN' },
-    billingMode: 'prepaid',
-  });
-  if (topUp !== null) {
-    await run('TopUpWallet', { amount: topUp });
-    await run('Subscribe', { planId: 'starter', cycle: 'monthly' });
-  }
-  await api.settle();
-  return accountId;
-}
 
 /** Makes every StartCall fail as an unreachable event store would; returns how to undo it. */
 function ledgerDown(api: TestApi): () => void {
@@ -62,8 +39,8 @@ for (const policy of ['fail-closed', 'fail-open'] as const) {
           HOT_PROJECTION_FAIL_OPEN_SECONDS: String(FAIL_OPEN_SECONDS),
         },
       });
-      funded = await openAccount(api, '1180.00');
-      broke = await openAccount(api, null);
+      funded = await openPrepaidAccount(api, { topUp: '1180.00', planId: 'starter' });
+      broke = await openPrepaidAccount(api);
       restore = ledgerDown(api);
     }, 120_000);
     afterAll(async () => {

@@ -5,11 +5,10 @@
  * once, nothing is left reserved, and no reservation ever took more than the account could spend.
  * Counts are bounded; nothing here is timed (the throughput is `pnpm bench hot-account`).
  */
-import { randomUUID } from 'node:crypto';
 import { availableCredit, evolve, initialState, TELECOM_GST_RATE_PERCENT, upcastAccountEvent } from '@khata/domain';
 import { createTestDatabase, describeWithService, postgres, redis, type TestDatabase } from '@khata/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestApi, testApi } from '../testing.ts';
+import { openPrepaidAccount, type TestApi, testApi } from '../testing.ts';
 import { CALL_CONTROL_REQUESTS_PER_MINUTE_MAX } from './calls.ts';
 
 const INDIA = '+919845012345';
@@ -26,26 +25,13 @@ interface Told {
   readonly reasons: Set<string>;
 }
 
-async function openCallCenter(api: TestApi, walletAfterPlan: string): Promise<string> {
-  const accountId = randomUUID();
-  const run = async (type: string, fields: object) => {
-    const outcome = await api.khata.ledger.execute(
-      { type, commandId: randomUUID(), accountId, ...fields },
-      { actor: 'user:test' },
-    );
-    if (outcome.status !== 'accepted') throw new Error(`${type}: ${outcome.rejection.code}`);
-  };
-  await run('OpenAccount', {
+function openCallCenter(api: TestApi, walletAfterPlan: string): Promise<string> {
+  return openPrepaidAccount(api, {
     legalName: 'Busy Call Centre Pvt Ltd',
-    contact: { name: 'B', email: 'b@busy.example', phone: '+91 98450 00007' },
-    billingAddress: { line1: '1 Road', city: 'Bengaluru', stateCode: '29', postalCode: '560001', country: 'IN' },
-    billingMode: 'prepaid',
+    topUp: '5900.00',
+    planId: 'call-center',
+    topUpAfterPlan: walletAfterPlan,
   });
-  await run('TopUpWallet', { amount: '5900.00' });
-  await run('Subscribe', { planId: 'call-center', cycle: 'monthly' });
-  await run('TopUpWallet', { amount: walletAfterPlan });
-  await api.settle();
-  return accountId;
 }
 
 /** `LINES` switch lines at once, each authorizing a call, ending it if authorized, and dialling again. */

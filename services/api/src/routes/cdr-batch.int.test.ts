@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Money } from '@khata/domain';
 import { balanceOf } from '@khata/projections';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestApi, testApi } from '../testing.ts';
+import { openPrepaidAccount, type TestApi, testApi } from '../testing.ts';
 import { CDR_BATCH_BODY_BYTES_MAX, CDR_BATCH_ITEMS_MAX } from './cdr-batch.ts';
 
 const ANSWERED_AT = '2026-11-03T05:30:00.000Z';
@@ -20,24 +20,8 @@ afterAll(async () => {
   await api?.close();
 });
 
-async function customer(plan: string): Promise<string> {
-  const accountId = randomUUID();
-  const run = async (type: string, fields: object) => {
-    const outcome = await api.khata.ledger.execute(
-      { type, commandId: randomUUID(), accountId, ...fields },
-      { actor: 'user:test' },
-    );
-    if (outcome.status !== 'accepted') throw new Error(`${type}: ${outcome.rejection.code}`);
-  };
-  await run('OpenAccount', {
-    legalName: 'Batch Calls Pvt Ltd',
-    contact: { name: 'B', email: 'b@batch.example', phone: '+91 98450 00002' },
-    billingAddress: { line1: '1 Road', city: 'Bengaluru', stateCode: '29', postalCode: '560001', country: 'IN' },
-    billingMode: 'prepaid',
-  });
-  await run('TopUpWallet', { amount: '11800.00' });
-  await run('Subscribe', { planId: plan, cycle: 'monthly' });
-  return accountId;
+function customer(plan: string): Promise<string> {
+  return openPrepaidAccount(api, { legalName: 'Batch Calls Pvt Ltd', topUp: '11800.00', planId: plan });
 }
 
 function cdr(accountId: string, callId: string, seconds: number) {
