@@ -1,3 +1,4 @@
+import { RATE_CDR } from '@khata/process-managers';
 import { schedulerMigrations } from '@khata/scheduler';
 import { createPgliteClient, createPostgresClient, migrate, type SqlClient, type SqlQueryable } from '@khata/sql';
 import { createTestDatabase, describeWithService, postgres, type TestDatabase } from '@khata/testing';
@@ -21,12 +22,12 @@ async function idempotencyKey(db: SqlQueryable, key: string, ageSeconds: number,
 }
 
 /** Stores a job in `status` that last changed `ageSeconds` ago by the database's clock. */
-async function job(db: SqlQueryable, jobId: string, status: string, ageSeconds: number): Promise<void> {
+async function job(db: SqlQueryable, jobId: string, status: string, ageSeconds: number, kind = 'test'): Promise<void> {
   await db.query(
     `INSERT INTO scheduler.jobs (job_id, kind, payload, due_at, status, max_attempts, created_at, updated_at)
-     VALUES ($1, 'test', '{}', now() - make_interval(secs => $3), $2, 8,
+     VALUES ($1, $4, '{}', now() - make_interval(secs => $3), $2, 8,
              now() - make_interval(secs => $3), now() - make_interval(secs => $3))`,
-    [jobId, status, ageSeconds],
+    [jobId, status, ageSeconds, kind],
   );
 }
 
@@ -78,12 +79,20 @@ function suite(name: string, open: () => Promise<SqlClient>): void {
       await job(db, 'old-pending', 'pending', old);
       await job(db, 'recent-done', 'done', JOB_RETENTION_SECONDS - DAY_SECONDS);
       await job(db, 'recent-cancelled', 'cancelled', DAY_SECONDS);
+      // A CDR as the switch posted it: a record to keep, however old.
+      await job(db, 'rate-cdr:old-call', 'done', old, RATE_CDR);
 
       const report = await purgeExpired(db, { finishedJobRetentionSeconds: JOB_RETENTION_SECONDS });
 
       expect(report).toEqual({ idempotencyKeys: 2, jobs: 2 });
       expect(await keysLeft(db)).toEqual(['fresh-done', 'nearly-expired']);
-      expect(await jobsLeft(db)).toEqual(['old-failed', 'old-pending', 'recent-cancelled', 'recent-done']);
+      expect(await jobsLeft(db)).toEqual([
+        'old-failed',
+        'old-pending',
+        'rate-cdr:old-call',
+        'recent-cancelled',
+        'recent-done',
+      ]);
       expect(await purgeExpired(db, { finishedJobRetentionSeconds: JOB_RETENTION_SECONDS })).toEqual({
         idempotencyKeys: 0,
         jobs: 0,

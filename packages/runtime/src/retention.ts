@@ -1,3 +1,4 @@
+import { RATE_CDR } from '@khata/process-managers';
 import { PURGE_BATCH_ROWS_MAX, PURGE_BATCHES_MAX, purgeFinishedJobs } from '@khata/scheduler';
 import type { SqlClient, SqlQueryable } from '@khata/sql';
 import { Counter, type Registry } from 'prom-client';
@@ -40,6 +41,9 @@ export async function purgeExpired(db: SqlQueryable, options: RetentionOptions):
   const jobs = await purgeFinishedJobs(db, {
     retentionSeconds: options.finishedJobRetentionSeconds,
     batchRowsMax,
+    // A rate-cdr job holds the CDR as the switch posted it, and for B-legs and CDRs no account pays for it is
+    // the only record. CDRs must be kept for years (telecom licences require it), so they are never purged.
+    keepKinds: [RATE_CDR],
     ...(signal === undefined ? {} : { signal }),
   });
   return { idempotencyKeys, jobs };

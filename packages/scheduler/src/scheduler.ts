@@ -127,6 +127,8 @@ export interface PurgeOptions {
   readonly retentionSeconds: number;
   /** Rows per statement (default PURGE_BATCH_ROWS_MAX; tests use a few). */
   readonly batchRowsMax?: number;
+  /** Kinds whose finished jobs are records in their own right and are never purged. */
+  readonly keepKinds?: readonly string[];
   /** Stops the purge after the statement running when it aborts (a worker shutting down). */
   readonly signal?: AbortSignal;
 }
@@ -150,13 +152,14 @@ export async function purgeFinishedJobs(db: SqlQueryable, options: PurgeOptions)
       `WITH batch AS MATERIALIZED (
          SELECT ctid FROM scheduler.jobs
           WHERE status IN ('done', 'cancelled') AND updated_at < now() - make_interval(secs => $1)
+            AND kind <> ALL ($3::text[])
           LIMIT $2
           FOR UPDATE SKIP LOCKED
        ), gone AS (
          DELETE FROM scheduler.jobs WHERE ctid = ANY (ARRAY(SELECT ctid FROM batch)) RETURNING 1
        )
        SELECT count(*)::integer AS deleted FROM gone`,
-      [options.retentionSeconds, batchRowsMax],
+      [options.retentionSeconds, batchRowsMax, options.keepKinds ?? []],
     );
     const count = row?.deleted ?? 0;
     deleted += count;
