@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Money } from '@khata/domain';
+import { FreeswitchStandIn } from '@khata/esl/testing';
 import { EventStoreUnavailable, type RecordedEvent } from '@khata/event-store';
 import { interruptible } from '@khata/event-store/testing';
 import type { Khata } from '@khata/runtime';
@@ -22,6 +23,8 @@ import {
 } from './testing.ts';
 
 const US_NUMBER = '+14155550100';
+/** How long the reconcile after a reconnect may take under a loaded CI machine (it is milliseconds when idle). */
+const RECONCILE_WAIT_MILLISECONDS = 30_000;
 const CALLER = '+919876500001';
 
 let khata: Khata;
@@ -352,8 +355,11 @@ describe('ESL connector against the FreeSWITCH stand-in', () => {
     standIn.hangup(lost, 'NORMAL_CLEARING', 10_000);
     const newcomer = park();
 
-    await standIn.waitForCommand((command) => command.line === 'api show channels as json', { fromIndex });
-    await standIn.waitForCommand((command) => command.line.startsWith(`api uuid_transfer ${newcomer}`), { fromIndex });
+    // After the reconnect the connector reconciles: it releases the lost call and decides the newcomer, each an
+    // append on the embedded database; with other test files on the same two cores that can take seconds.
+    const afterReconnect = { fromIndex, timeoutMilliseconds: RECONCILE_WAIT_MILLISECONDS };
+    await standIn.waitForCommand((command) => command.line === 'api show channels as json', afterReconnect);
+    await standIn.waitForCommand((command) => command.line.startsWith(`api uuid_transfer ${newcomer}`), afterReconnect);
     await node.settled();
     expect(node.client.state).toEqual({ event: 'connected', command: 'connected' });
     const released = await eventsOf(account.accountId, 'ReservationExpired', lost);
@@ -367,7 +373,39 @@ describe('ESL connector against the FreeSWITCH stand-in', () => {
     // The survivor's hangup is heard again on the new connection.
     standIn.hangup(survivor, 'NORMAL_CLEARING', 5_000);
     await eventually(async () => (await eventsOf(account.accountId, 'CdrRated', survivor)).length === 1, 'the CDR');
-  });
+  }, 90_000);
+
+  it('reconciles again when show channels fails after a reconnect, so a call parked meanwhile is still decided', async () => {
+    await openTestAccount(khata, { topUp: '1180.00', tollFreeNumbers: ['18004190004'] });
+    let failShowChannels = false;
+    const standIn = await FreeswitchStandIn.start({
+      apiHandler: (command) => {
+        if (command !== 'show' || !failShowChannels) return undefined;
+        failShowChannels = false;
+        return '-ERR show channels is busy\n';
+      },
+    });
+    try {
+      const { node } = await connect({ standIn });
+      const fromIndex = standIn.commands.length;
+      failShowChannels = true;
+      standIn.dropAllConnections();
+      const newcomer = standIn.park({ callerNumber: CALLER, destination: '18004190004', context: 'public' });
+      const afterReconnect = { fromIndex, timeoutMilliseconds: RECONCILE_WAIT_MILLISECONDS };
+      await standIn.waitForCommand(
+        (command) => command.line.startsWith(`api uuid_transfer ${newcomer}`),
+        afterReconnect,
+      );
+      await node.settled();
+      const shows = standIn.commands.slice(fromIndex).filter((command) => command.line === 'api show channels as json');
+      expect(shows.length).toBeGreaterThanOrEqual(2);
+      expect(node.activeCallIds).toContain(newcomer);
+    } finally {
+      await connected?.close();
+      connected = null;
+      await standIn.close();
+    }
+  }, 90_000);
 
   it('adopts the open calls of a previous connector after a restart, so a top-up still extends them', async () => {
     const account = await openTestAccount(khata, { topUp: '590.00' });

@@ -28,6 +28,7 @@
  *
  * `-ERR No Such Channel!` is normal: the caller hung up while we decided. Its reservation is released at once.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseHangupEvent } from '@khata/cdr';
 import {
   CAPPED_HANGUP_CAUSE,
@@ -74,6 +75,9 @@ export const PARKS_IN_FLIGHT_MAX = 128;
 export const DECIDED_CALLS_REMEMBERED_MAX = 50_000;
 /** Channels one reconcile looks at; a switch reports far fewer (each channel is a call leg). */
 export const RECONCILE_CHANNELS_MAX = 20_000;
+/** Further attempts at a reconcile whose `show channels` failed, and the pause before each. */
+export const RECONCILE_RETRIES_MAX = 5;
+export const RECONCILE_RETRY_DELAY_MILLISECONDS = 200;
 /** Subscription batch for the money events that extend calls. */
 export const EXTENSION_EVENTS_BATCH_MAX = 200;
 /** The top-up follower's name in logs, metrics and `/ready`. */
@@ -860,11 +864,20 @@ export class NodeConnector {
       return;
     }
     const run = async (): Promise<void> => {
+      let failures = 0;
       do {
         this.#reconcileAgain = false;
-        await this.#reconcile().catch((error) =>
-          this.#options.log.warn('reconcile failed', { node: this.name, error: message(error) }),
-        );
+        const compared = await this.#reconcile().catch((error) => {
+          this.#options.log.warn('reconcile failed', { node: this.name, error: message(error) });
+          return false;
+        });
+        // A failed `show channels` right after a reconnect would otherwise leave calls parked meanwhile
+        // undecided until the next reconnect: try again shortly, a bounded number of times.
+        if (!compared && this.#up && failures < RECONCILE_RETRIES_MAX) {
+          failures += 1;
+          await sleep(RECONCILE_RETRY_DELAY_MILLISECONDS);
+          this.#reconcileAgain = true;
+        }
       } while (this.#reconcileAgain && this.#up);
     };
     this.#reconciling = run().finally(() => {
@@ -873,13 +886,13 @@ export class NodeConnector {
     this.#track(this.#reconciling);
   }
 
-  /** Compares what FreeSWITCH has with what we follow (see the module comment). */
-  async #reconcile(): Promise<void> {
+  /** Compares what FreeSWITCH has with what we follow (see the module comment); false when it could not look. */
+  async #reconcile(): Promise<boolean> {
     const { metrics, log } = this.#options;
     const shown = await this.client.showChannels();
     if (!shown.ok) {
       log.warn('show channels failed', { node: this.name, reason: shown.reason });
-      return;
+      return false;
     }
     const rows = shown.rows.slice(0, RECONCILE_CHANNELS_MAX);
     const live = new Map<string, ChannelRow>();
@@ -906,6 +919,7 @@ export class NodeConnector {
       }
       await this.#adopt(row);
     }
+    return true;
   }
 
   /** A call in progress that holds an open reservation but that this process does not follow (a restart). */
