@@ -187,6 +187,22 @@ describe('ESL client against the FreeSWITCH stand-in', () => {
     expect(await client.kill(uuid, 'NORMAL_CLEARING')).toMatchObject({ kind: 'ok' });
   });
 
+  it('answers commands queued during a reconnect with their own replies, not the set-up’s', async () => {
+    const { standIn, client, states } = await connected();
+    standIn.dropAllConnections();
+    await eventually(
+      () => states.filter((change) => change.state === 'disconnected').length === 2,
+      'both disconnections',
+    );
+    // Queued while down, so each is sent the moment the command connection is ready, one after another.
+    const shown = client.showChannels();
+    const status = client.api('status');
+    const second = client.showChannels();
+    expect(await shown).toMatchObject({ ok: true });
+    expect(await status).toMatch(/UP /);
+    expect(await second).toMatchObject({ ok: true });
+  });
+
   it('reports a wrong password, stays disconnected, and keeps retrying with backoff', async () => {
     const { standIn, client, errors } = await connected({}, 'not-the-password');
     await eventually(

@@ -300,7 +300,12 @@ class ManagedConnection {
       if (generation !== this.#generation || this.state === 'closed') return;
       const step = steps[index];
       if (step === undefined) {
-        this.#onReady();
+        // Not now: this runs inside modesl's handler of the last set-up reply, and the same reply event goes on
+        // to our own listener next. Ready now, a queued `api` would be sent at once and that listener would
+        // take the set-up's "+OK" for its answer, and every later reply would answer the command before it.
+        setImmediate(() => {
+          if (generation === this.#generation && this.state !== 'closed') this.#onReady();
+        });
         return;
       }
       connection.sendRecv(step, (reply) => {
