@@ -49,3 +49,4 @@ export {
   TariffRegistry,
   type TariffRegistryOptions,
 } from './tariffs.ts';
+export { isStoreUnavailable } from './unavailable.ts';

@@ -1,16 +1,4 @@
 import type { RejectionCode } from '@khata/domain';
-import { EventStoreUnavailable } from '@khata/event-store';
-import { isConnectionError } from '@khata/sql';
-
-/** Network and server-state codes that mean a store could not be reached (not that the request was wrong). */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '08006', '08001']);
-
-/** The error says a backing store is unreachable: the request wrote nothing and may be tried again (503). */
-export function isStoreUnavailable(error: unknown): boolean {
-  if (error instanceof EventStoreUnavailable || isConnectionError(error)) return true;
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && UNAVAILABLE_CODES.has(code);
-}
 
 /** RFC 9457 problem details, as every error response of the API is written. */
 export interface ProblemBody {

@@ -187,7 +187,25 @@ describe('ESL connector against the FreeSWITCH stand-in', () => {
           on.ledger.execute = execute;
         }
       }
+      // Fail-open is for an unreachable store only: any other failure still refuses the call.
+      const account = await openTestAccount(open, { topUp: '1180.00' });
+      const execute = open.ledger.execute.bind(open.ledger);
+      open.ledger.execute = async (command, meta) => {
+        if ((command as { type?: string }).type === 'StartCall') throw new Error('a bug, not an outage');
+        return execute(command, meta);
+      };
+      try {
+        const { standIn, node } = await connect({}, open);
+        const callId = standIn.park({ callerNumber: '101', destination: US_NUMBER, accountCode: account.accountId });
+        await standIn.waitForCommand((command) => command.line.startsWith(`api uuid_kill ${callId}`));
+        await node.settled();
+        expect(commandsFor(standIn, callId)).toEqual([`uuid_kill ${callId} NORMAL_TEMPORARY_FAILURE`]);
+      } finally {
+        open.ledger.execute = execute;
+      }
     } finally {
+      await connected?.close();
+      connected = null;
       await open.close();
     }
   }, 120_000);

@@ -47,7 +47,7 @@ import {
 } from '@khata/esl';
 import type { FollowLogOptions, LogFollower, Position, SubscriptionBatch } from '@khata/event-store';
 import type { CommandOutcome, Ledger } from '@khata/ledger';
-import type { Khata, KhataLog } from '@khata/runtime';
+import { isStoreUnavailable, type Khata, type KhataLog } from '@khata/runtime';
 import type { Registry } from 'prom-client';
 import { v5 as uuidV5 } from 'uuid';
 import { isDialledNumber, type PayingAccount, payingAccount } from './accounts.ts';
@@ -495,7 +495,12 @@ export class NodeConnector {
       // without a reservation (its CDR is rated when it comes); otherwise fail closed, with a cause that
       // tells the caller to try again.
       const { policy } = this.#options.khata.hot.authorizer;
-      if (policy.mode === 'fail-open' && account !== null && isDialledNumber(call.dialledNumber)) {
+      if (
+        policy.mode === 'fail-open' &&
+        isStoreUnavailable(error) &&
+        account !== null &&
+        isDialledNumber(call.dialledNumber)
+      ) {
         this.#options.log.warn('authorization failed; call let through fail-open', {
           node: this.name,
           callId: call.callId,

@@ -1,4 +1,5 @@
 import type { CommandOutcome } from '@khata/ledger';
+import { isStoreUnavailable } from '@khata/runtime';
 import {
   AuthorizationResponse,
   AuthorizeCallBody,
@@ -10,7 +11,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import { v5 as uuidV5 } from 'uuid';
-import { ApiProblem, isStoreUnavailable, notFound } from '../problems.ts';
+import { ApiProblem, notFound } from '../problems.ts';
 import { commandResult, runCommand } from './command.ts';
 
 const CALL_NAMESPACE = '4a1b2c3d-5e6f-5a7b-8c9d-0e1f2a3b4c5d';
