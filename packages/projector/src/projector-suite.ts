@@ -217,6 +217,62 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
       expect(await registry.metrics()).toMatch(/khata_projection_poison_events_total\{projection="counts"\} 1/);
     });
 
+    it("stops only the poisoned shard: the worker's other shards keep following the log", async () => {
+      const { store, db, worker } = await setUp(countingProjection(4));
+      const shardOfStream = (stream: string) => shardOf(stream, 4);
+      const healthy = Array.from({ length: 12 }, (_, s) => `acct-${s}`).filter(
+        (stream) => shardOfStream(stream) !== shardOfStream('acct-poisoned'),
+      );
+      await store.appendToStream('acct-poisoned', [event(), event('Poison'), event()], { expected: 'any' });
+      const projector = worker();
+      projector.start();
+      for (const stream of healthy) await store.appendToStream(stream, [event(), event()], { expected: 'any' });
+      await expect(projector.waitFor((await store.headPosition()) as never, { timeoutMs: 5_000 })).rejects.toThrow(
+        /Poison/,
+      );
+      // Appended after the stop: the healthy shards still take them.
+      for (const stream of healthy) await store.appendToStream(stream, [event()], { expected: 'any' });
+      const schema = await projector.activeSchema('counts');
+      const expected = Object.fromEntries([['acct-poisoned', 1], ...healthy.map((stream) => [stream, 3])]);
+      for (let round = 0; round < 200; round += 1) {
+        if (JSON.stringify(Object.fromEntries(await counts(db, schema))) === JSON.stringify(expected)) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const seen = Object.fromEntries(await counts(db, schema));
+      expect(seen).toEqual(expected);
+      const status = await projector.status();
+      const stopped = status.filter((shard) => shard.error !== null);
+      expect(stopped.map((shard) => shard.shard)).toEqual([shardOfStream('acct-poisoned')]);
+      expect(stopped[0]?.error).toMatchObject({ type: 'Poison', streamId: 'acct-poisoned', version: '2' });
+    });
+
+    it('resumes each shard from its own checkpoint when they differ', async () => {
+      const { store, db, worker } = await setUp(countingProjection(4));
+      await appendMany(store, 8, 3);
+      const first = worker();
+      first.start();
+      await first.waitFor((await store.headPosition()) as never);
+      await first.stop();
+      // One shard starts over (as a shard whose rows were lost would); the others are at the head.
+      const schema = await first.activeSchema('counts');
+      const replayed = shardOf('acct-0', 4);
+      const streams = Array.from({ length: 8 }, (_, s) => `acct-${s}`);
+      for (const stream of streams.filter((s) => shardOf(s, 4) === replayed)) {
+        await db.query(`DELETE FROM ${schema}.counts WHERE stream_id = $1`, [stream]);
+      }
+      await db.query(
+        "UPDATE projections.checkpoints SET position = NULL WHERE name = 'counts' AND generation = 1 AND shard = $1",
+        [replayed],
+      );
+      await appendMany(store, 8, 2);
+      const second = worker();
+      second.start();
+      await second.waitFor((await store.headPosition()) as never);
+      expect(Object.fromEntries(await counts(db, schema))).toEqual(
+        Object.fromEntries(streams.map((stream) => [stream, 5])),
+      );
+    });
+
     it('rebuilds a new generation beside the live one and switches queries to it when caught up', async () => {
       const { store, db, worker } = await setUp();
       await appendMany(store, 3, 6);

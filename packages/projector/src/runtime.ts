@@ -67,6 +67,26 @@ export class LostOwnership extends Error {
   override readonly name = 'LostOwnership';
 }
 
+/** A shard stopped on a poison event; the runner restarts without it. */
+class ShardPoisoned extends Error {
+  override readonly name = 'ShardPoisoned';
+  readonly shard: number;
+  readonly poison: PoisonEvent;
+
+  constructor(shard: number, poison: PoisonEvent) {
+    super(poison.message, { cause: poison });
+    this.shard = shard;
+    this.poison = poison;
+  }
+}
+
+/** One shard's part of a batch: its events (log order) and the checkpoint it moves from. */
+interface ShardMove {
+  readonly shard: number;
+  readonly previous: Position | null;
+  readonly events: readonly RecordedEvent[];
+}
+
 export interface ShardStatus {
   readonly projection: string;
   readonly generation: number;
@@ -80,11 +100,13 @@ export interface ShardStatus {
   readonly error: (PoisonEvent['event'] & { readonly message: string }) | null;
 }
 
+/** One read model's generation: every shard of it this worker holds, projected together. */
 interface Runner {
   readonly key: string;
   readonly projection: Projection;
   readonly generation: number;
-  readonly shard: number;
+  /** Ascending shard numbers. */
+  readonly shards: readonly number[];
   readonly abort: AbortController;
   done: Promise<void>;
 }
@@ -515,12 +537,14 @@ export class Projector {
   async #measureLag(): Promise<void> {
     const rows = await this.#checkpoints();
     for (const runner of this.#runners.values()) {
-      const row = rows.find(
-        (r) => r.name === runner.projection.name && r.generation === runner.generation && r.shard === runner.shard,
-      );
-      if (row === undefined) continue;
-      const lag = await this.lagEvents(runner.projection, runner.shard, row.position);
-      this.#options.metrics?.lag(runner.projection.name, runner.shard, lag);
+      for (const shard of runner.shards) {
+        const row = rows.find(
+          (r) => r.name === runner.projection.name && r.generation === runner.generation && r.shard === shard,
+        );
+        if (row === undefined) continue;
+        const lag = await this.lagEvents(runner.projection, shard, row.position);
+        this.#options.metrics?.lag(runner.projection.name, shard, lag);
+      }
     }
   }
 
@@ -556,10 +580,9 @@ export class Projector {
       );
       const fairShare = Math.ceil(rows.length / workers);
       const mine = rows.filter((row) => row.owner === workerId && row.leased);
-      // Give back shards above a fair share, so a worker that joins gets some.
+      // Give back shards above a fair share, so a worker that joins gets some (the runner restarts below
+      // with the shards it keeps).
       for (const row of mine.slice(fairShare)) {
-        const runner = this.#runners.get(runnerKey(projection.name, generation, row.shard));
-        if (runner !== undefined) this.#stopRunner(runner);
         await db.query(
           'UPDATE projections.checkpoints SET owner = NULL, lease_until = NULL WHERE name = $1 AND generation = $2 AND shard = $3 AND owner = $4',
           [projection.name, generation, row.shard, workerId],
@@ -586,36 +609,45 @@ export class Projector {
           });
         }
       }
-      const leased = (await this.#checkpoints()).filter(
-        (row) => row.name === projection.name && row.generation === generation && row.owner === workerId && row.leased,
-      );
-      for (const row of leased) {
-        const key = runnerKey(projection.name, generation, row.shard);
-        if (this.#runners.has(key) || this.#poisoned.has(key)) continue;
-        this.#startRunner(projection, generation, row.shard);
-      }
+      const shards = (await this.#checkpoints())
+        .filter(
+          (row) =>
+            row.name === projection.name &&
+            row.generation === generation &&
+            row.owner === workerId &&
+            row.leased &&
+            !this.#poisoned.has(shardKey(projection.name, generation, row.shard)),
+        )
+        .map((row) => row.shard);
+      const key = runnerKey(projection.name, generation);
+      const running = this.#runners.get(key);
+      if (running !== undefined && sameShards(running.shards, shards)) continue;
+      if (running !== undefined) this.#stopRunner(running);
+      if (shards.length > 0) this.#startRunner(projection, generation, shards, running?.done ?? Promise.resolve());
     }
   }
 
-  #startRunner(projection: Projection, generation: number, shard: number): void {
-    const key = runnerKey(projection.name, generation, shard);
+  /** Starts projecting `shards` of a generation once `previous` (the runner it replaces) has stopped. */
+  #startRunner(projection: Projection, generation: number, shards: readonly number[], previous: Promise<void>): void {
+    const key = runnerKey(projection.name, generation);
     const abort = new AbortController();
-    const runner: Runner = { key, projection, generation, shard, abort, done: Promise.resolve() };
+    const runner: Runner = { key, projection, generation, shards, abort, done: Promise.resolve() };
     this.#runners.set(key, runner);
-    runner.done = this.#runShard(projection, generation, shard, this.#options.workerId, abort.signal, {})
+    runner.done = previous
+      .then(() => (abort.signal.aborted ? undefined : this.#runShards(runner, this.#options.workerId, abort.signal)))
       .catch((error: unknown) => {
         if (error instanceof LostOwnership) {
-          this.#log.warn('shard lease lost', { projection: projection.name, shard });
-        } else if (error instanceof PoisonEvent) {
-          this.#poisoned.add(key);
+          this.#log.warn('shard lease lost', { projection: projection.name, shards, error: error.message });
+        } else if (error instanceof ShardPoisoned) {
+          this.#poisoned.add(shardKey(projection.name, generation, error.shard));
           this.#log.error('projection stopped on a poison event', {
             projection: projection.name,
-            shard,
-            event: error.event,
-            error: error.message,
+            shard: error.shard,
+            event: error.poison.event,
+            error: error.poison.message,
           });
         } else {
-          this.#log.error('projection stopped', { projection: projection.name, shard, error: String(error) });
+          this.#log.error('projection stopped', { projection: projection.name, shards, error: String(error) });
         }
       })
       .finally(() => {
@@ -629,106 +661,150 @@ export class Projector {
   }
 
   /**
-   * Reads the log from the shard's checkpoint and applies it batch by batch until `signal` aborts (or,
-   * with `until`, until the shard has passed that position).
+   * Reads the log once for all the shards of a read model this worker holds, from the oldest of their
+   * checkpoints, and applies each batch to all of them in ONE transaction that also moves their checkpoints
+   * (one statement, a compare-and-set per shard on its previous position and its lease). A shard is a unit
+   * of ownership, not of work: one transaction per shard per batch made a worker holding 31 shards commit
+   * 31 transactions for every new event, which on two cores was most of the worker's time
+   * (bench/RESULTS.md). Stops when `signal` aborts.
    */
-  async #runShard(
-    projection: Projection,
-    generation: number,
-    shard: number,
-    owner: string,
-    signal: AbortSignal,
-    options: { readonly until?: Position | null; readonly onBatch?: (events: number) => void },
-  ): Promise<void> {
+  async #runShards(runner: Runner, owner: string, signal: AbortSignal): Promise<void> {
+    const { projection, generation, shards } = runner;
     const { db, store, metrics } = this.#options;
     const schema = generationSchema(projection.name, generation);
-    const [row] = await db.query<{ position: string | null }>(
-      'SELECT position FROM projections.checkpoints WHERE name = $1 AND generation = $2 AND shard = $3',
-      [projection.name, generation, shard],
+    const rows = await db.query<{ shard: number; position: string | null }>(
+      `SELECT shard, position FROM projections.checkpoints
+        WHERE name = $1 AND generation = $2 AND shard = ANY($3::int[])`,
+      [projection.name, generation, shards],
     );
-    let position = (row?.position ?? null) as Position | null;
-    if (options.until !== undefined && (options.until === null || (position !== null && position >= options.until)))
-      return;
+    const positions = new Map<number, Position | null>(
+      rows.map((row) => [row.shard, (row.position ?? null) as Position | null]),
+    );
     await db.query(
-      'UPDATE projections.checkpoints SET error = NULL WHERE name = $1 AND generation = $2 AND shard = $3',
-      [projection.name, generation, shard],
+      'UPDATE projections.checkpoints SET error = NULL WHERE name = $1 AND generation = $2 AND shard = ANY($3::int[])',
+      [projection.name, generation, shards],
     );
-    const subscription = store.subscribe({
-      after: position,
-      filter: projection.filter,
-      batchSize: this.#batchSize,
-      signal,
-    });
-    for await (const batch of subscription) {
-      const mine = batch.events.filter((event) => shardOf(event.streamId, projection.shards) === shard);
-      const started = performance.now();
-      try {
-        await this.#commit(projection, generation, shard, owner, schema, mine, position, batch.checkpoint);
-      } catch (error) {
-        if (error instanceof LostOwnership || mine.length === 0) throw error;
-        // Find the event the projection cannot apply: commit the batch one event at a time.
-        await this.#isolatePoison(projection, generation, shard, owner, schema, mine, position, error);
+    let after: Position | null = null;
+    for (const shard of shards) {
+      const position = positions.get(shard) ?? null;
+      if (position === null) {
+        after = null;
+        break;
       }
-      position = batch.checkpoint;
-      options.onBatch?.(mine.length);
-      metrics?.batchApplied(
-        projection.name,
-        shard,
-        mine.length,
-        (performance.now() - started) / 1000,
-        batch.caughtUp,
-        mine.at(-1)?.storedAt ?? null,
-      );
-      if (options.until !== undefined && options.until !== null && position >= options.until) return;
+      if (after === null || position < after) after = position;
+    }
+    const held = new Set(shards);
+    const subscription = store.subscribe({ after, filter: projection.filter, batchSize: this.#batchSize, signal });
+    for await (const batch of subscription) {
+      const started = performance.now();
+      const moves: ShardMove[] = [];
+      const byShard = new Map<number, RecordedEvent[]>();
+      for (const event of batch.events) {
+        const shard = shardOf(event.streamId, projection.shards);
+        if (!held.has(shard)) continue;
+        const position = positions.get(shard) ?? null;
+        if (position !== null && event.position <= position) continue;
+        let list = byShard.get(shard);
+        if (list === undefined) {
+          list = [];
+          byShard.set(shard, list);
+        }
+        list.push(event);
+      }
+      for (const shard of shards) {
+        const previous = positions.get(shard) ?? null;
+        if (previous !== null && previous >= batch.checkpoint) continue;
+        moves.push({ shard, previous, events: byShard.get(shard) ?? [] });
+      }
+      if (moves.length === 0) continue;
+      try {
+        await this.#commit(projection, generation, owner, schema, moves, batch.checkpoint);
+      } catch (error) {
+        if (error instanceof LostOwnership || moves.every((move) => move.events.length === 0)) throw error;
+        // Find the event the read model cannot apply: the batch again, shard by shard, then event by event.
+        await this.#isolatePoison(projection, generation, owner, schema, moves, batch.checkpoint, error);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      for (const move of moves) {
+        positions.set(move.shard, batch.checkpoint);
+        metrics?.batchApplied(
+          projection.name,
+          move.shard,
+          move.events.length,
+          seconds,
+          batch.caughtUp,
+          move.events.at(-1)?.storedAt ?? null,
+        );
+      }
     }
   }
 
   async #commit(
     projection: Projection,
     generation: number,
-    shard: number,
     owner: string,
     schema: string,
-    events: readonly RecordedEvent[],
-    previous: Position | null,
+    moves: readonly ShardMove[],
     next: Position,
   ): Promise<void> {
     const { db, faults } = this.#options;
+    const events = moves.length === 1 ? (moves[0] as ShardMove).events : mergeByPosition(moves);
     await db.transaction(async (tx) => {
       if (events.length > 0) await projection.apply(tx, events, { schema });
-      await faults?.beforeCheckpoint?.(projection.name, shard, events);
-      await moveCheckpoint(tx, { name: projection.name, generation, shard, owner, previous, next, events });
+      if (faults?.beforeCheckpoint !== undefined) {
+        for (const move of moves) await faults.beforeCheckpoint(projection.name, move.shard, move.events);
+      }
+      await moveCheckpoints(tx, { name: projection.name, generation, owner, next, moves });
     });
   }
 
+  /**
+   * A batch failed. Each shard's part is committed on its own, and the part that fails again event by
+   * event, so the event the read model cannot apply is found and named; the shards before it keep what
+   * they applied. Throws ShardPoisoned for it, or the batch's error when nothing failed a second time (e.g.
+   * a lost connection): the runner restarts from the checkpoints on the next lease round.
+   */
   async #isolatePoison(
     projection: Projection,
     generation: number,
-    shard: number,
     owner: string,
     schema: string,
-    events: readonly RecordedEvent[],
-    start: Position | null,
+    moves: readonly ShardMove[],
+    next: Position,
     batchError: unknown,
   ): Promise<never> {
-    let position = start;
-    for (const event of events) {
+    for (const move of moves) {
       try {
-        await this.#commit(projection, generation, shard, owner, schema, [event], position, event.position);
-        position = event.position;
+        await this.#commit(projection, generation, owner, schema, [move], next);
+        continue;
       } catch (error) {
-        if (error instanceof LostOwnership) throw error;
-        const poison = new PoisonEvent(projection.name, event, error);
-        await this.#options.db.query(
-          'UPDATE projections.checkpoints SET error = $4::jsonb WHERE name = $1 AND generation = $2 AND shard = $3',
-          [projection.name, generation, shard, JSON.stringify({ ...poison.event, message: poison.message })],
-        );
-        this.#options.metrics?.poisoned(projection.name, shard);
-        throw poison;
+        if (error instanceof LostOwnership || move.events.length === 0) throw error;
       }
+      let previous = move.previous;
+      for (const event of move.events) {
+        try {
+          await this.#commit(
+            projection,
+            generation,
+            owner,
+            schema,
+            [{ shard: move.shard, previous, events: [event] }],
+            event.position,
+          );
+          previous = event.position;
+        } catch (error) {
+          if (error instanceof LostOwnership) throw error;
+          const poison = new PoisonEvent(projection.name, event, error);
+          await this.#options.db.query(
+            'UPDATE projections.checkpoints SET error = $4::jsonb WHERE name = $1 AND generation = $2 AND shard = $3',
+            [projection.name, generation, move.shard, JSON.stringify({ ...poison.event, message: poison.message })],
+          );
+          this.#options.metrics?.poisoned(projection.name, move.shard);
+          throw new ShardPoisoned(move.shard, poison);
+        }
+      }
+      // Every event of this shard applied alone: its checkpoint stops at its last event, not at the batch's end.
     }
-    // Every event applied alone: the batch failed for a reason that did not repeat (e.g. a lost
-    // connection). Surface it; the runner restarts from the checkpoint on the next lease round.
     throw batchError;
   }
 
@@ -757,44 +833,57 @@ async function ensureCheckpoints(db: SqlQueryable, name: string, generation: num
   );
 }
 
-async function moveCheckpoint(
+async function moveCheckpoints(
   tx: SqlQueryable,
   move: {
-    name: string;
-    generation: number;
-    shard: number;
-    owner: string;
-    previous: Position | null;
-    next: Position;
-    events: readonly RecordedEvent[];
+    readonly name: string;
+    readonly generation: number;
+    readonly owner: string;
+    readonly next: Position;
+    readonly moves: readonly ShardMove[];
   },
 ): Promise<void> {
-  const last = move.events.at(-1);
   const rows = await tx.query(
-    `UPDATE projections.checkpoints
-        SET position = $5, events_applied = events_applied + $6, updated_at = now(),
-            last_event_at = COALESCE($7::timestamptz, last_event_at)
-      WHERE name = $1 AND generation = $2 AND shard = $3 AND owner = $4 AND lease_until > now()
-        AND position IS NOT DISTINCT FROM $8
-      RETURNING shard`,
+    `UPDATE projections.checkpoints AS c
+        SET position = $4, events_applied = c.events_applied + m.applied, updated_at = now(),
+            last_event_at = COALESCE(m.last_event_at, c.last_event_at)
+       FROM unnest($5::int[], $6::text[], $7::bigint[], $8::timestamptz[]) AS m (shard, previous, applied, last_event_at)
+      WHERE c.name = $1 AND c.generation = $2 AND c.shard = m.shard AND c.owner = $3 AND c.lease_until > now()
+        AND c.position IS NOT DISTINCT FROM m.previous
+      RETURNING c.shard`,
     [
       move.name,
       move.generation,
-      move.shard,
       move.owner,
       move.next,
-      move.events.length,
-      last?.storedAt ?? null,
-      move.previous,
+      move.moves.map((shard) => shard.shard),
+      move.moves.map((shard) => shard.previous),
+      move.moves.map((shard) => shard.events.length),
+      move.moves.map((shard) => shard.events.at(-1)?.storedAt ?? null),
     ],
-    { name: 'khata_projector_checkpoint' },
+    { name: 'khata_projector_checkpoints' },
   );
-  if (rows.length !== 1) {
-    throw new LostOwnership(`${move.name}#${move.shard} is no longer owned by ${move.owner} at ${move.previous}`);
+  if (rows.length !== move.moves.length) {
+    const shards = move.moves.map((shard) => shard.shard).join(',');
+    throw new LostOwnership(`${move.name} shards ${shards} are no longer all owned by ${move.owner}`);
   }
 }
 
-function runnerKey(name: string, generation: number, shard: number): string {
+/** The shards' events in log order (each shard's list is in log order already). */
+function mergeByPosition(moves: readonly ShardMove[]): RecordedEvent[] {
+  const events = moves.flatMap((move) => move.events);
+  return events.sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
+}
+
+function sameShards(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((shard, index) => shard === b[index]);
+}
+
+function runnerKey(name: string, generation: number): string {
+  return `${name}/${generation}`;
+}
+
+function shardKey(name: string, generation: number, shard: number): string {
   return `${name}/${generation}/${shard}`;
 }
 
