@@ -1,15 +1,25 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { callControlCommands, parkedCallFromEvent } from './call-control.ts';
 import {
   type ConnectionStateChange,
+  ESL_PIPELINE_DEPTH_MAX,
   EslClient,
   type EslClientError,
   type EslClientOptions,
   reconnectDelayMilliseconds,
 } from './client.ts';
-import { type EslEvent, eventFrame, eventHeader } from './frames.ts';
+import {
+  apiResponseFrame,
+  authRequestFrame,
+  commandReplyFrame,
+  EslCommandParser,
+  type EslEvent,
+  eventFrame,
+  eventHeader,
+} from './frames.ts';
 import { FreeswitchStandIn } from './testing/stand-in.ts';
 
 const WAIT_MILLISECONDS = 5_000;
@@ -255,6 +265,74 @@ describe('ESL client against the FreeSWITCH stand-in', () => {
     expect(await client.setVar(uuid, 'billing_auth', 'OK')).toEqual({ kind: 'ok', text: '+OK\n' });
   });
 
+  it('sends the commands issued together in one write, and each gets its own reply, in order', async () => {
+    const { standIn, client } = await connected();
+    const uuid = standIn.park(CALL);
+    const gone = '00000000-0000-4000-8000-000000000000';
+    // Counted where they are made: a receiver in the same process cannot tell one write from several, since the
+    // kernel hands it whatever has arrived by the time it reads.
+    const writes = vi.spyOn(Socket.prototype, 'write');
+    let replies: unknown[];
+    let toSwitch: string[];
+    try {
+      replies = await Promise.all([
+        client.setVar(uuid, 'billing_auth', 'OK'),
+        client.kill(gone, 'NORMAL_CLEARING'),
+        client.api(`uuid_getvar ${uuid} billing_auth`),
+        client.api('no_such_api'),
+      ]);
+      toSwitch = writes.mock.calls.flatMap(([data], index) =>
+        (writes.mock.contexts[index] as Socket).remotePort === standIn.port ? [String(data)] : [],
+      );
+    } finally {
+      writes.mockRestore();
+    }
+    expect(toSwitch).toEqual([
+      `api uuid_setvar ${uuid} billing_auth OK\n\n` +
+        `api uuid_kill ${gone} NORMAL_CLEARING\n\n` +
+        `api uuid_getvar ${uuid} billing_auth\n\n` +
+        'api no_such_api\n\n',
+    ]);
+    // The vanished channel in the middle shifts nothing, and the getvar sees the setvar sent before it.
+    expect(replies).toEqual([
+      { kind: 'ok', text: '+OK\n' },
+      { kind: 'no-such-channel', text: '-ERR No Such Channel!\n' },
+      'OK',
+      '-ERR no_such_api Command not found!\n',
+    ]);
+  });
+
+  it('on a pipelined command’s timeout, resets, fails the others sent as disconnected, and sends the queued ones after the reconnect', async () => {
+    const timeout = 1_000;
+    const { standIn, client, states } = await connected({ apiTimeoutMilliseconds: timeout });
+    const uuid = standIn.park(CALL);
+    standIn.holdApiReplies(true);
+    const sent = Array.from({ length: ESL_PIPELINE_DEPTH_MAX }, (_, index) =>
+      client.api(`uuid_exists ${index}`).catch((error: unknown) => error),
+    );
+    const last = await standIn.waitForCommand((command) => command.line === `api uuid_exists ${sent.length - 1}`);
+    // The hung connection stays hung; the next one answers.
+    standIn.holdApiReplies(false);
+    // Issued well before the others time out, so its own deadline is far off: the pipeline is full, so it waits.
+    await new Promise((resolve) => setTimeout(resolve, timeout / 2));
+    const queued = client.setVar(uuid, 'billing_auth', 'OK');
+    const [first, ...others] = await Promise.all(sent);
+    expect(first).toMatchObject({ code: 'timeout', retryable: true });
+    expect(others).toHaveLength(ESL_PIPELINE_DEPTH_MAX - 1);
+    for (const other of others) expect(other).toMatchObject({ code: 'disconnected', retryable: true });
+    await eventually(
+      () => states.some((change) => change.connection === 'command' && change.state === 'disconnected'),
+      'the reset',
+    );
+    expect(states).toContainEqual(
+      expect.objectContaining({ connection: 'command', state: 'disconnected', reason: 'a command timed out' }),
+    );
+    expect(await queued).toEqual({ kind: 'ok', text: '+OK\n' });
+    const setvar = standIn.commands.find((command) => command.line.startsWith('api uuid_setvar'));
+    expect(setvar?.connectionId).not.toBe(last.connectionId);
+    expect(standIn.channel(uuid)?.variables.get('billing_auth')).toBe('OK');
+  });
+
   it('keeps a listener that throws from breaking delivery', async () => {
     const { standIn, client, events, errors } = await connected();
     client.onEvent(() => {
@@ -293,6 +371,56 @@ describe('ESL client without a FreeSWITCH', () => {
       expect.objectContaining({ code: 'closed' }),
       expect.objectContaining({ code: 'closed' }),
     ]);
+  });
+
+  it('keeps no more than the pipeline depth of commands unanswered on the wire, and completes them all', async () => {
+    // A switch that answers each batch of api commands a moment after it arrives and notes the most it ever held.
+    let mostUnanswered = 0;
+    const received: string[] = [];
+    const server = createServer((socket) => {
+      const parser = new EslCommandParser();
+      const unanswered: string[] = [];
+      let answering = false;
+      socket.on('error', () => undefined);
+      socket.on('data', (chunk: Buffer) => {
+        for (const { line } of parser.push(chunk).commands) {
+          const [verb = '', ...rest] = line.split(' ');
+          if (verb === 'api') {
+            received.push(rest.join(' '));
+            unanswered.push(rest.join(' '));
+            mostUnanswered = Math.max(mostUnanswered, unanswered.length);
+          } else if (verb === 'exit') socket.end(commandReplyFrame('+OK bye'));
+          else socket.write(commandReplyFrame(verb === 'auth' ? '+OK accepted' : '+OK'));
+        }
+        if (unanswered.length === 0 || answering) return;
+        answering = true;
+        setTimeout(() => {
+          answering = false;
+          socket.write(Buffer.concat(unanswered.splice(0).map((command) => apiResponseFrame(`+OK ${command}\n`))));
+        }, 5);
+      });
+      socket.write(authRequestFrame());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const client = new EslClient({
+      host: '127.0.0.1',
+      port: typeof address === 'object' && address !== null ? address.port : 0,
+      password: 'ClueCon',
+      events: ['CHANNEL_PARK'],
+    });
+    try {
+      client.start();
+      await client.whenConnected();
+      const commands = Array.from({ length: 2 * ESL_PIPELINE_DEPTH_MAX + 5 }, (_, index) => `uuid_exists ${index}`);
+      const replies = await Promise.all(commands.map((command) => client.api(command)));
+      expect(replies).toEqual(commands.map((command) => `+OK ${command}\n`));
+      expect(received).toEqual(commands);
+      expect(mostUnanswered).toBe(ESL_PIPELINE_DEPTH_MAX);
+    } finally {
+      await client.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('spreads reconnects with full jitter under a ceiling that doubles up to the maximum', () => {

@@ -19,11 +19,17 @@
  *   pre-filter would have to frame the stream itself and rewrite escapes without changing Content-Length. The same
  *   hook bounds modesl's receive buffer, which otherwise grows without limit on a peer that never ends a frame.
  * - Correlate replies safely. modesl matches replies to callbacks FIFO per reply type, and a refused `api` comes
- *   back as a command/reply, which shifts every later answer onto the wrong caller. Here exactly one command is in
- *   flight on the command connection and the next reply of either type belongs to it. A command that times out
- *   in flight resets the connection, so a late reply can never be taken for the next command's.
- * - Bound the queue. Commands wait in a queue of named length while the connection is down or busy; a full queue
- *   refuses at once.
+ *   back as a command/reply, which shifts every later answer onto the wrong caller. Here the client keeps its own
+ *   FIFO of the commands sent and not yet answered, and the next reply of either type answers the oldest of them:
+ *   FreeSWITCH runs one connection's commands strictly in order on one thread and answers each in turn
+ *   (research/esl-protocol.md §0). A sent command that times out resets the connection, so its late reply can
+ *   never be taken for a later command's; the others sent on that connection fail as `disconnected`, because
+ *   whether FreeSWITCH ran them is unknown.
+ * - Pipeline. A command does not wait for the previous one's reply. Every command queued in the same turn of the
+ *   event loop goes out in one socket write, up to ESL_PIPELINE_DEPTH_MAX unanswered at a time: each write is a
+ *   system call and each wait a round trip, and a parked call needs three commands.
+ * - Bound the queue. Commands wait in a queue of named length while the connection is down or the pipeline is
+ *   full; a full queue refuses at once.
  *
  * `-ERR No Such Channel!` is an outcome (`ApiOutcome`), not an error: the caller hung up while we were deciding.
  */
@@ -55,6 +61,12 @@ export const ESL_RECONNECT_DELAY_MIN_MILLISECONDS = 200;
 export const ESL_RECONNECT_DELAY_MAX_MILLISECONDS = 30_000;
 /** Commands waiting for the command connection. At SPEC §14's 2,000 authorizations/s this is half a second. */
 export const ESL_COMMAND_QUEUE_LENGTH_MAX = 1_000;
+/**
+ * Commands sent on the command connection and not yet answered. About ten parked calls' worth (three commands
+ * each) go out together; beyond that, waiting for replies costs little, while every command on the wire is one whose outcome
+ * becomes unknown if the connection drops, and a command still queued goes out after the reconnect instead.
+ */
+export const ESL_PIPELINE_DEPTH_MAX = 32;
 export const ESL_KEEPALIVE_DELAY_MILLISECONDS = 10_000;
 /** Beyond this many doublings the delay is the maximum anyway; stops 2 ** attempt from overflowing. */
 const BACKOFF_DOUBLINGS_MAX = 30;
@@ -372,9 +384,16 @@ class ManagedConnection {
     this.#socket?.destroy();
   }
 
-  /** One write per command (modesl's `send` makes three, which Nagle and delayed ACKs turn into 40 ms stalls). */
-  send(text: string): void {
-    if (this.#socket !== null && !this.#socket.destroyed) this.#socket.write(`${text}\n\n`);
+  /**
+   * All the commands in one write, one system call (modesl's `send` makes three writes per command, which Nagle
+   * and delayed ACKs turn into 40 ms stalls). False when nothing was written because the socket is already gone.
+   */
+  send(texts: readonly string[]): boolean {
+    if (this.#socket === null || this.#socket.destroyed) return false;
+    let data = '';
+    for (const text of texts) data += `${text}\n\n`;
+    this.#socket.write(data);
+    return true;
   }
 
   async close(): Promise<void> {
@@ -405,8 +424,11 @@ export class EslClient {
   readonly #eventListeners = new Set<EventListener>();
   readonly #stateListeners = new Set<StateListener>();
   readonly #errorListeners = new Set<ErrorListener>();
+  /** Not sent yet: waiting for the connection or for room in the pipeline. */
   readonly #queue: PendingCommand[] = [];
-  #inFlight: PendingCommand | null = null;
+  /** Sent and not yet answered, oldest first; FreeSWITCH answers them in this order. */
+  readonly #sent: PendingCommand[] = [];
+  #pumpScheduled = false;
   #started = false;
   #closed = false;
 
@@ -505,7 +527,7 @@ export class EslClient {
       const pending: PendingCommand = { text: command, resolve, reject, timer: null, settled: false };
       pending.timer = setTimeout(() => this.#timeOut(pending), this.#options.apiTimeoutMilliseconds);
       this.#queue.push(pending);
-      this.#pump();
+      this.#schedulePump();
     });
   }
 
@@ -551,8 +573,7 @@ export class EslClient {
     this.#closed = true;
     const closedError = new EslClientError('closed', 'the ESL client was closed', false);
     for (const pending of this.#queue.splice(0)) this.#settle(pending, closedError);
-    if (this.#inFlight !== null) this.#settle(this.#inFlight, closedError);
-    this.#inFlight = null;
+    for (const pending of this.#sent.splice(0)) this.#settle(pending, closedError);
     await Promise.all([this.#eventConnection.close(), this.#commandConnection.close()]);
   }
 
@@ -566,12 +587,30 @@ export class EslClient {
     return this.apiOutcome(command);
   }
 
+  /**
+   * Pumps once the current turn's synchronous code and promise callbacks are done, so the commands queued in the
+   * same turn (the connector's three per call, or those issued when replies come in) share one write. A microtask,
+   * not a timer: no command waits for a clock.
+   */
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    queueMicrotask(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
+  }
+
+  /** Sends as many queued commands as the pipeline has room for, in one write. */
   #pump(): void {
-    if (this.#inFlight !== null || this.#commandConnection.state !== 'connected') return;
-    const next = this.#queue.shift();
-    if (next === undefined) return;
-    this.#inFlight = next;
-    this.#commandConnection.send(`api ${next.text}`);
+    if (this.#commandConnection.state !== 'connected' || this.#queue.length === 0) return;
+    const room = ESL_PIPELINE_DEPTH_MAX - this.#sent.length;
+    if (room <= 0) return;
+    const batch = this.#queue.slice(0, room);
+    // A socket that is already gone takes nothing: the commands stay queued for the next connection.
+    if (!this.#commandConnection.send(batch.map((pending) => `api ${pending.text}`))) return;
+    this.#queue.splice(0, batch.length);
+    this.#sent.push(...batch);
   }
 
   #timeOut(pending: PendingCommand): void {
@@ -586,10 +625,18 @@ export class EslClient {
         true,
       ),
     );
-    if (this.#inFlight === pending) {
-      // Its reply may still come; only a fresh connection guarantees it is not taken for the next command's.
-      this.#inFlight = null;
+    if (this.#sent.includes(pending)) {
+      // Its reply may still come; only a fresh connection guarantees it is not taken for a later command's. That
+      // takes the replies of the other commands sent with it, so whether FreeSWITCH ran them is unknown too.
+      this.#failSent('the connection was reset after a command timed out');
       this.#commandConnection.reset('a command timed out');
+    }
+  }
+
+  /** Fails every command sent and not answered as `disconnected`: retryable, but its outcome is unknown. */
+  #failSent(why: string): void {
+    for (const pending of this.#sent.splice(0)) {
+      this.#settle(pending, new EslClientError('disconnected', `${why} before "${pending.text}" was answered`, true));
     }
   }
 
@@ -601,13 +648,13 @@ export class EslClient {
     else pending.reject(outcome);
   }
 
-  /** A reply on the command connection answers the one command in flight. */
+  /** A reply on the command connection answers the oldest command sent; its place in the pipeline is free again. */
   #reply(text: string): void {
-    const pending = this.#inFlight;
-    if (pending === null) return;
-    this.#inFlight = null;
+    const pending = this.#sent.shift();
+    if (pending === undefined) return;
     this.#settle(pending, text);
-    this.#pump();
+    // Scheduled, not now: the other replies of the same TCP chunk are handled first and the refill is one write.
+    this.#schedulePump();
   }
 
   #receive(role: ConnectionRole, event: ModeslEvent, headers: Record<string, unknown> | undefined): void {
@@ -624,15 +671,8 @@ export class EslClient {
 
   #stateChanged(change: ConnectionStateChange): void {
     if (change.connection === 'command') {
-      if (change.state === 'connected') this.#pump();
-      else if (this.#inFlight !== null) {
-        const pending = this.#inFlight;
-        this.#inFlight = null;
-        this.#settle(
-          pending,
-          new EslClientError('disconnected', `the connection dropped before "${pending.text}" was answered`, true),
-        );
-      }
+      if (change.state === 'connected') this.#schedulePump();
+      else this.#failSent('the connection dropped');
     }
     for (const listener of this.#stateListeners) this.#call(() => listener(change));
   }

@@ -634,7 +634,8 @@ export class NodeConnector {
         .catch(() => undefined);
       return;
     }
-    // The client sends one command at a time, in order: queueing all three at once saves two event-loop turns.
+    // Queued in the same turn, the three commands go out in one write and FreeSWITCH answers them in order: one
+    // round trip, not three.
     let replies: Awaited<ReturnType<EslClient['apiOutcome']>>[];
     try {
       const client = this.#clientFor(call.callId);
