@@ -9,6 +9,10 @@
  *   pnpm bench cdr-ingest                      # 200,000 CDRs, 5,000 accounts
  *   pnpm bench cdr-ingest --quick              # 20,000 CDRs, 1,000 accounts (under a minute)
  *   pnpm bench cdr-ingest --cdrs 50000 --accounts 2000 --batch 500 --senders 4 --skip-baseline
+ *   pnpm bench cdr-ingest --one-process        # API and worker roles in one process, as `khata start` runs
+ *
+ * By default the worker role (read models, hot projection, process managers, scheduler) runs in a process of
+ * its own (bench/lib/worker-process.ts), as production runs it, and this process serves the API only.
  */
 import { parseArgs } from 'node:util';
 import { type Api, buildApp, type Principal, staticTokens } from '@khata/api';
@@ -41,6 +45,7 @@ import {
   slices,
 } from '../lib/cdr-workload.ts';
 import { progress, report } from '../lib/report.ts';
+import { startWorkerProcess, type WorkerProcess } from '../lib/worker-process.ts';
 
 const BENCH = 'cdr-ingest';
 const TARGET_CDRS_PER_SECOND = 20_000;
@@ -59,6 +64,7 @@ const { values } = parseArgs({
     'pool-size': { type: 'string', default: '10' },
     quick: { type: 'boolean', default: false },
     'skip-baseline': { type: 'boolean', default: false },
+    'one-process': { type: 'boolean', default: false },
     'admin-url': { type: 'string', default: ADMIN_URL_DEFAULT },
     'redis-url': { type: 'string', default: REDIS_URL_DEFAULT },
   },
@@ -155,25 +161,37 @@ async function main(): Promise<number> {
 
   const databaseUrl = await createDatabase(adminUrl, KHATA_DATABASE);
   const prefix = uniquePrefix(BENCH);
-  const config = loadConfig(khataEnvironment({ databaseUrl, redisUrl, poolSize: Number(values['pool-size']) }), {
-    cwd: REPO_ROOT,
-  });
+  const environment = { databaseUrl, redisUrl, poolSize: Number(values['pool-size']) };
+  const config = loadConfig(khataEnvironment(environment), { cwd: REPO_ROOT });
+  const oneProcess = values['one-process'] === true;
   const khata = await openKhata(config, {
-    roles: { api: true, worker: true },
+    roles: { api: true, worker: oneProcess },
     migrate: true,
     clock: () => new Date(now),
     redisKeyPrefix: prefix,
   });
   let app: Api | null = null;
   let baseline: CrudCdrBaseline | null = null;
+  let worker: WorkerProcess | null = null;
+  // Read models and hot projection caught up: here, or in the worker's process.
+  const settleAll = async (): Promise<void> => {
+    const head = await khata.eventStore.headPosition();
+    if (worker === null) await settle(khata);
+    else if (head !== null) await worker.settle(head);
+  };
   try {
     await khata.start();
+    if (!oneProcess) {
+      worker = await startWorkerProcess({ environment, redisKeyPrefix: prefix, at: new Date(now).toISOString() });
+    }
+    progress(oneProcess ? 'API and worker roles in this process' : `worker role in process ${worker?.pid}`);
     const setUpStarted = performance.now();
     await setUpAccounts(khata, accounts);
-    await settle(khata);
+    await settleAll();
     progress(`set up ${accountCount} accounts in ${((performance.now() - setUpStarted) / 1000).toFixed(1)} s`);
     const initial = await readModelAccounts(khata);
     now = Date.parse(INGESTED_AT);
+    worker?.setClock(new Date(now));
 
     let baselineRate: number | undefined;
     if (!values['skip-baseline']) {
@@ -198,7 +216,7 @@ async function main(): Promise<number> {
     const { accepted, rejected } = await post(listening.url, bodies);
     const answeredSeconds = (performance.now() - started) / 1000;
     progress(`khata: every batch answered after ${answeredSeconds.toFixed(2)} s; waiting for the read models`);
-    await settle(khata);
+    await settleAll();
     const seconds = (performance.now() - started) / 1000;
     const rate = cdrs.length / seconds;
     progress(
@@ -261,6 +279,7 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     await app?.close();
+    await worker?.stop();
     await khata.close();
     await baseline?.close();
     await dropDatabase(adminUrl, KHATA_DATABASE);

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig } from '@khata/config';
+import type { Position } from '@khata/event-store';
 import type { CommandOutcome } from '@khata/ledger';
 import { type Khata, openKhata } from '@khata/runtime';
 import { createPostgresClient, quoteIdentifier } from '@khata/sql';
@@ -135,9 +136,12 @@ export async function openCallCenterAccount(khata: Khata, walletAfterPlan: strin
   return accountId;
 }
 
-/** Waits until the read models (when this process runs them) and the hot projection have every event. */
-export async function settle(khata: Khata): Promise<void> {
-  const head = await khata.eventStore.headPosition();
+/**
+ * Waits until the read models (when this process runs them) and the hot projection have every event (up to
+ * `upTo` when given, else the log's head now).
+ */
+export async function settle(khata: Khata, upTo?: Position): Promise<void> {
+  const head = upTo ?? (await khata.eventStore.headPosition());
   if (head === null) return;
   if (khata.roles.worker) await khata.projector.waitFor(head, { timeoutMs: SETTLE_TIMEOUT_MS });
   const hot = khata.hot.projector;

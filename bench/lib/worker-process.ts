@@ -1,0 +1,103 @@
+/**
+ * The worker role in a process of its own, as production runs it (SPEC §2: `api` and `worker` are separate
+ * services): read models, the hot projection (Redis), process managers and the scheduler, on a benchmark's
+ * database. The benchmark's own process then runs the API role only, and the two share the machine's cores
+ * the way two pods on one node would.
+ *
+ * IPC protocol with `startWorkerProcess` below:
+ *   ← {type:'ready'} once started
+ *   → {type:'clock', at}            the worker's clock reads `at` from now on (benchmarks inject time)
+ *   → {type:'settle', head, id}     ← {type:'settled', id} when read models and hot projection have `head`
+ *   → {type:'stop'}                 closes Khata and exits
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { loadConfig } from '@khata/config';
+import type { Position } from '@khata/event-store';
+import { openKhata } from '@khata/runtime';
+import { type BenchEnvironment, khataEnvironment, REPO_ROOT, settle } from './billing-setup.ts';
+
+const READY_TIMEOUT_MS = 60_000;
+
+interface WorkerRequest {
+  readonly environment: BenchEnvironment;
+  readonly redisKeyPrefix: string;
+  readonly at: string;
+}
+
+type Message =
+  | { readonly type: 'clock'; readonly at: string }
+  | { readonly type: 'settle'; readonly head: string; readonly id: number }
+  | { readonly type: 'stop' };
+
+export interface WorkerProcess {
+  readonly pid: number;
+  setClock(at: Date): void;
+  /** Resolves when the worker's read models and hot projection have every event up to `head`. */
+  settle(head: Position): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Forks this file as the worker of `environment`, with its clock at `at`. */
+export async function startWorkerProcess(request: WorkerRequest): Promise<WorkerProcess> {
+  const child: ChildProcess = fork(import.meta.filename, [JSON.stringify(request)], { stdio: 'inherit' });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the worker process did not start')), READY_TIMEOUT_MS);
+    child.once('message', (message: { type: string }) => {
+      clearTimeout(timer);
+      if (message.type === 'ready') resolve();
+      else reject(new Error(`unexpected ${message.type} from the worker process`));
+    });
+    child.once('exit', (code) => reject(new Error(`the worker process exited with ${code}`)));
+  });
+  let nextId = 0;
+  const waiting = new Map<number, () => void>();
+  child.on('message', (message: { type: string; id?: number }) => {
+    if (message.type !== 'settled' || message.id === undefined) return;
+    waiting.get(message.id)?.();
+    waiting.delete(message.id);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    pid: child.pid ?? 0,
+    setClock(at) {
+      child.send({ type: 'clock', at: at.toISOString() } satisfies Message);
+    },
+    settle(head) {
+      nextId += 1;
+      const id = nextId;
+      return new Promise((resolve) => {
+        waiting.set(id, resolve);
+        child.send({ type: 'settle', head, id } satisfies Message);
+      });
+    },
+    async stop() {
+      child.send({ type: 'stop' } satisfies Message);
+      await exited;
+    },
+  };
+}
+
+async function runWorker(request: WorkerRequest): Promise<void> {
+  let now = Date.parse(request.at);
+  const config = loadConfig(khataEnvironment(request.environment), { cwd: REPO_ROOT });
+  const khata = await openKhata(config, {
+    roles: { api: false, worker: true },
+    migrate: true,
+    clock: () => new Date(now),
+    redisKeyPrefix: request.redisKeyPrefix,
+  });
+  await khata.start();
+  process.on('message', (message: Message) => {
+    if (message.type === 'clock') now = Date.parse(message.at);
+    else if (message.type === 'settle') {
+      void settle(khata, message.head as Position).then(() => process.send?.({ type: 'settled', id: message.id }));
+    } else if (message.type === 'stop') void khata.close().then(() => process.exit(0));
+  });
+  // Never outlive the benchmark: when it goes, so does this process.
+  process.on('disconnect', () => process.exit(0));
+  process.send?.({ type: 'ready' });
+}
+
+if (process.send !== undefined && process.argv[2] !== undefined && import.meta.filename === process.argv[1]) {
+  await runWorker(JSON.parse(process.argv[2]) as WorkerRequest);
+}
