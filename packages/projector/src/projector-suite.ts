@@ -28,7 +28,9 @@ function countingProjection(shards = 3): Projection {
         version: 1,
         name: 'counts',
         sql: (schema) =>
-          `CREATE TABLE ${schema}.counts (stream_id text PRIMARY KEY, events integer NOT NULL, last_version bigint NOT NULL);`,
+          `CREATE TABLE ${schema}.counts (stream_id text PRIMARY KEY, events integer NOT NULL, last_version bigint NOT NULL);
+           CREATE INDEX counts_by_events ON ${schema}.counts (events DESC, stream_id) WHERE events > 0;
+           CREATE UNIQUE INDEX counts_by_version ON ${schema}.counts (last_version, stream_id);`,
       },
     ],
     async apply(tx, events: readonly RecordedEvent[], { schema }) {
@@ -284,6 +286,16 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
       const applied = await rebuilder.rebuild('counts');
       expect(applied).toBe(18);
       expect(await live.activeSchema('counts')).toBe('rm_counts_g2');
+      // The rebuild builds its secondary indexes at the end: the new generation has the same ones as the old.
+      const indexes = async (schema: string) =>
+        (
+          await db.query<{ indexname: string; indexdef: string }>(
+            'SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname',
+            [schema],
+          )
+        ).map((row) => `${row.indexname}: ${row.indexdef.replaceAll(schema, 'SCHEMA')}`);
+      expect(await indexes('rm_counts_g2')).toEqual(await indexes('rm_counts_g1'));
+      expect(await indexes('rm_counts_g2')).toHaveLength(3);
       await appendMany(store, 3, 2);
       await live.waitFor((await store.headPosition()) as never);
       expect([...(await counts(db, 'rm_counts_g2')).values()]).toEqual([8, 8, 8]);
