@@ -218,6 +218,42 @@ describe('ESL connector against the FreeSWITCH stand-in', () => {
     expect(commandsFor(standIn, callId)).toEqual([`uuid_kill ${callId} OUTGOING_CALL_BARRED`]);
   });
 
+  it('bills a toll-free number moved to another account to its new holder, and refuses it once nobody holds it', async () => {
+    const before = await openTestAccount(khata, { topUp: '1180.00', tollFreeNumbers: ['18004190005'] });
+    const after = await openTestAccount(khata, { topUp: '1180.00' });
+    const { standIn, node, connector } = await connect();
+    const park = async (): Promise<string> => {
+      const callId = standIn.park({ callerNumber: CALLER, destination: '18004190005', context: 'public' });
+      await standIn.waitForCommand(
+        (command) => command.line.includes(callId) && /uuid_(transfer|kill)/.test(command.line),
+      );
+      await node.settled();
+      return callId;
+    };
+    // The registry's news reaches the connector through its follower, within the log's poll interval.
+    const registryCaughtUp = async () => {
+      const head = await khata.eventStore.headPosition();
+      await eventually(() => {
+        const position = connector.registryFollower?.status.position ?? null;
+        return position !== null && head !== null && position >= head;
+      }, 'the registry follower to reach the head');
+    };
+    const first = await park();
+    expect(await eventsOf(before.accountId, 'CallAuthorized', first)).toHaveLength(1);
+
+    await runCommand(khata, before.accountId, 'ReleaseNumber', { kind: 'toll-free', number: '18004190005' });
+    await runCommand(khata, after.accountId, 'AssignNumber', { kind: 'toll-free', number: '18004190005' });
+    await registryCaughtUp();
+    const second = await park();
+    expect(await eventsOf(after.accountId, 'CallAuthorized', second)).toHaveLength(1);
+    expect(await eventsOf(before.accountId, 'CallAuthorized', second)).toHaveLength(0);
+
+    await runCommand(khata, after.accountId, 'ReleaseNumber', { kind: 'toll-free', number: '18004190005' });
+    await registryCaughtUp();
+    const third = await park();
+    expect(commandsFor(standIn, third)).toEqual([`uuid_kill ${third} OUTGOING_CALL_BARRED`]);
+  });
+
   it('treats a caller who hangs up while parked as normal: No Such Channel, reservation released, nothing charged', async () => {
     const account = await openTestAccount(khata, { topUp: '1180.00', tollFreeNumbers: ['18004190002'] });
     const before = (await khata.ledger.load(account.accountId)).state.balance;

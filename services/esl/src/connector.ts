@@ -50,7 +50,7 @@ import type { CommandOutcome, Ledger } from '@khata/ledger';
 import { isStoreUnavailable, type Khata, type KhataLog } from '@khata/runtime';
 import type { Registry } from 'prom-client';
 import { v5 as uuidV5 } from 'uuid';
-import { isDialledNumber, type PayingAccount, payingAccount } from './accounts.ts';
+import { isDialledNumber, type PayingAccount, payingAccount, TollFreeHolders } from './accounts.ts';
 import { cdrForRating, notBillableBecause, recordCdr } from './cdr-inbox.ts';
 import { type AuthorizationOutcome, type ConnectorMetrics, connectorMetrics } from './metrics.ts';
 
@@ -82,6 +82,10 @@ export const RECONCILE_RETRY_DELAY_MILLISECONDS = 200;
 export const EXTENSION_EVENTS_BATCH_MAX = 200;
 /** The top-up follower's name in logs, metrics and `/ready`. */
 export const TOP_UP_FOLLOWER_NAME = 'esl-top-ups';
+/** The toll-free registry follower's name in logs, metrics and `/ready`. */
+export const REGISTRY_FOLLOWER_NAME = 'esl-toll-free-registry';
+/** Each toll-free number's registry stream (`Ledger.holderOf`). */
+const TOLL_FREE_STREAM_PREFIX = 'tollfree-';
 /**
  * Command connections per switch. FreeSWITCH answers one `api` at a time per connection, and a call needs three
  * before it leaves the park, so one connection caps the decisions per second at 1 / (3 × round trip); calls are
@@ -178,6 +182,8 @@ export class EslConnector {
   readonly #followRetryDelay: FollowLogOptions['retryDelayMilliseconds'];
   #abort: AbortController | null = null;
   #follower: LogFollower | null = null;
+  #registryFollower: LogFollower | null = null;
+  readonly #holders: TollFreeHolders;
 
   constructor(options: EslConnectorOptions) {
     const cause = options.deniedHangupCause ?? DENIED_HANGUP_CAUSE_DEFAULT;
@@ -197,6 +203,7 @@ export class EslConnector {
       throw new RangeError('lowBalanceWarning.secondsBeforeEnd must be a positive whole number of seconds');
     }
     this.#khata = options.khata;
+    this.#holders = new TollFreeHolders({ ledger: options.khata.ledger, now: () => performance.now() });
     this.#log = options.log ?? quietLog;
     this.#followRetryDelay = options.followRetryDelayMilliseconds;
     const metrics = connectorMetrics(options.khata.metrics as Registry);
@@ -213,6 +220,7 @@ export class EslConnector {
           commandConnections,
           client: options.client ?? {},
           wallClockMilliseconds: options.wallClockMilliseconds ?? Date.now,
+          holders: this.#holders,
         }),
     );
   }
@@ -225,6 +233,7 @@ export class EslConnector {
     // adopted call's reservation was decided on the balance at that time; the next top-up extends it).
     const head = await this.#khata.eventStore.headPosition();
     this.#follower = this.#followMoney(head, this.#abort.signal);
+    this.#registryFollower = this.#followRegistry(head, this.#abort.signal);
     for (const node of this.nodes) node.start();
   }
 
@@ -233,11 +242,36 @@ export class EslConnector {
     return this.#follower;
   }
 
+  /** The toll-free registry follower (null before `start`), which keeps the holders' cache current. */
+  get registryFollower(): LogFollower | null {
+    return this.#registryFollower;
+  }
+
   async close(): Promise<void> {
     this.#abort?.abort();
     this.#abort = null;
     await Promise.all(this.nodes.map((node) => node.close()));
     await this.#follower?.done;
+    await this.#registryFollower?.done;
+  }
+
+  /**
+   * Follows claims and releases of toll-free numbers so the holders' cache forgets a number the moment it moves
+   * (see TollFreeHolders). From the head: what the cache holds was read after it.
+   */
+  #followRegistry(after: Position | null, signal: AbortSignal): LogFollower {
+    return this.#khata.followers.follow({
+      name: REGISTRY_FOLLOWER_NAME,
+      store: this.#khata.eventStore,
+      after,
+      filter: { streamPrefixes: [TOLL_FREE_STREAM_PREFIX] },
+      batchSize: EXTENSION_EVENTS_BATCH_MAX,
+      signal,
+      ...(this.#followRetryDelay === undefined ? {} : { retryDelayMilliseconds: this.#followRetryDelay }),
+      handle: (batch) => {
+        for (const event of batch.events) this.#holders.forget(event.streamId.slice(TOLL_FREE_STREAM_PREFIX.length));
+      },
+    });
   }
 
   /**
@@ -280,6 +314,8 @@ interface NodeConnectorOptions {
   readonly commandConnections: number;
   readonly client: Partial<Omit<EslClientOptions, 'host' | 'port' | 'password' | 'events'>>;
   readonly wallClockMilliseconds: () => number;
+  /** Who holds each toll-free number, shared by the nodes. */
+  readonly holders: TollFreeHolders;
 }
 
 /** One FreeSWITCH: its ESL clients, the calls authorized on it, and the decisions in flight. */
@@ -483,7 +519,7 @@ export class NodeConnector {
     let account: PayingAccount | null = null;
     let decision: Decision;
     try {
-      account = await payingAccount(this.#ledger, call);
+      account = await payingAccount(this.#options.holders, call);
       decision =
         account === null
           ? this.#denied('UNKNOWN_ACCOUNT')
@@ -815,7 +851,7 @@ export class NodeConnector {
     }
     const account: PayingAccount | null =
       active === undefined
-        ? await payingAccount(this.#ledger, { accountCode: cdr.accountCode, dialledNumber: cdr.destination })
+        ? await payingAccount(this.#options.holders, { accountCode: cdr.accountCode, dialledNumber: cdr.destination })
         : { accountId: active.accountId, via: 'accountcode' };
     const notBillable = notBillableBecause(cdr, account);
     if (notBillable !== null || account === null) {

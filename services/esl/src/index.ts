@@ -15,6 +15,9 @@ export {
   isDialledNumber,
   type PayingAccount,
   payingAccount,
+  TOLL_FREE_HOLDER_TTL_MILLISECONDS,
+  TOLL_FREE_HOLDERS_CACHED_MAX,
+  TollFreeHolders,
   tollFreeNumberOf,
 } from './accounts.ts';
 export {
@@ -43,6 +46,7 @@ export {
   OVERLOADED_HANGUP_CAUSE,
   PARKS_IN_FLIGHT_MAX,
   RECONCILE_CHANNELS_MAX,
+  REGISTRY_FOLLOWER_NAME,
   TOP_UP_FOLLOWER_NAME,
 } from './connector.ts';
 export { type ConnectorMetrics, connectorMetrics } from './metrics.ts';
