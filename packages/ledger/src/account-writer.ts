@@ -243,28 +243,17 @@ export class AccountWriter {
       fresh.push(item);
     }
     if (fresh.length === 0) return;
-    const answer = (outcomes: ReadonlyMap<string, CommandOutcome>): void => {
-      for (const [commandId, items] of waiting) {
-        const outcome = outcomes.get(commandId);
-        for (const item of items) {
-          if (outcome === undefined) item.reject(new Error(`no outcome for command ${commandId}`));
-          else item.resolve(outcome);
-        }
+    const outcomes = await this.#decideAndAppend(streamId, fresh);
+    for (const [commandId, items] of waiting) {
+      const outcome = outcomes.get(commandId);
+      for (const item of items) {
+        if (outcome === undefined) item.reject(new Error(`no outcome for command ${commandId}`));
+        else item.resolve(outcome);
       }
-    };
-    // Answered as soon as the outcomes are durable (a promise settles once: the second call changes nothing).
-    answer(await this.#decideAndAppend(streamId, fresh, answer));
+    }
   }
 
-  /**
-   * Decides and appends `items`; `durable` (when given) hears the outcomes as soon as they can no longer change,
-   * which may be before this resolves.
-   */
-  async #decideAndAppend(
-    streamId: string,
-    items: readonly Pending[],
-    durable?: (outcomes: ReadonlyMap<string, CommandOutcome>) => void,
-  ): Promise<Map<string, CommandOutcome>> {
+  async #decideAndAppend(streamId: string, items: readonly Pending[]): Promise<Map<string, CommandOutcome>> {
     for (let attempt = 1; ; attempt += 1) {
       // This process is the account's only writer almost always, so its cached state is current and
       // reading the stream first would only add a round trip to every command. The append's
@@ -303,15 +292,9 @@ export class AccountWriter {
         throw error;
       }
       this.#remember({ streamId, state: draft.state, version: draft.version, lastHash: draft.lastHash });
+      await this.#log(draft.outcomes);
       for (const outcome of draft.outcomes) outcomes.set(outcome.commandId, outcome);
       this.#notify(streamId, draft.outcomes);
-      // When every command appended events, the callers need not wait for the command log: those events' ids
-      // derive from the command, so a retry that does not find the log entry yet still gets this outcome
-      // (its append meets the same ids: #originalOutcome). A rejection is only in the log, so a batch with one
-      // waits for it. This account's next batch waits either way, so this process never decides a command
-      // again behind its own back. One round trip less on a call's way to the switch (StartCall).
-      if (durable !== undefined && draft.outcomes.every(appendedEvents)) durable(outcomes);
-      await this.#log(draft.outcomes);
       await this.#maybeSnapshot(streamId, loaded.version, draft);
       return outcomes;
     }
@@ -532,8 +515,4 @@ function accepted(event: RecordedEvent): AcceptedEvent {
 function pause(attempt: number): Promise<void> {
   const ceilingMs = Math.min(5 * 2 ** attempt, 200);
   return new Promise((resolve) => setTimeout(resolve, Math.random() * ceilingMs));
-}
-
-function appendedEvents(outcome: CommandOutcome): boolean {
-  return outcome.status === 'accepted' && outcome.events.length > 0;
 }

@@ -186,65 +186,6 @@ export function ledgerSuite(name: string, target: LedgerTarget): void {
       expect((await store.readStream(accountStream(accountId))).version).toBe(6n);
     });
 
-    it('answers a command that appended events before its log entry is written, a rejection only after', async () => {
-      const { store, commandLog, snapshots, funded } = await setUp();
-      const accountId = await funded('2360.00');
-      // A command log whose writes wait until released, as a slow database would make them.
-      let release = (): void => {};
-      let writes = 0;
-      const slowLog: CommandLog = {
-        getMany: (ids) => commandLog.getMany(ids),
-        putMany: async (outcomes) => {
-          writes += 1;
-          await new Promise<void>((resolve) => {
-            release = resolve;
-          });
-          await commandLog.putMany(outcomes);
-        },
-      };
-      const ledger = new Ledger({
-        store,
-        commandLog: slowLog,
-        snapshots,
-        rules: catalogRules,
-        clock: () => new Date(NOW),
-      });
-      const topUp = command(accountId, 'TopUpWallet', { amount: '590.00' });
-      const accepted = await ledger.execute(topUp, META);
-      expectAccepted(accepted);
-      const written = async (count: number) => {
-        for (let round = 0; round < 100 && writes < count; round += 1) {
-          await new Promise((resolve) => setTimeout(resolve, 5));
-        }
-        return writes;
-      };
-      // The log write was still to start, or is waiting: the answer did not wait for it.
-      expect(await written(1)).toBe(1);
-      expect(await commandLog.getMany([topUp.commandId])).toEqual(new Map());
-      // Another process retries before the log entry lands: the events' ids give it the same outcome.
-      const elsewhere = new Ledger({ store, commandLog, snapshots, rules: catalogRules, clock: () => new Date(NOW) });
-      expect(await elsewhere.execute(topUp, META)).toMatchObject({ status: 'accepted', events: accepted.events });
-      // This process queues the account's next command behind the log write.
-      let refusedYet = false;
-      const refused = ledger
-        .execute(command(accountId, 'AdjustWallet', { amount: '-99999', reason: 'test' }), META)
-        .then((outcome) => {
-          refusedYet = true;
-          return outcome;
-        });
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(writes).toBe(1);
-      release();
-      // The rejection exists only in the log: it is answered once written there.
-      expect(await written(2)).toBe(2);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(refusedYet).toBe(false);
-      release();
-      expect(await refused).toMatchObject({ status: 'rejected', rejection: { code: 'INSUFFICIENT_FUNDS' } });
-      expect((await commandLog.getMany([topUp.commandId])).get(topUp.commandId)).toEqual(accepted);
-      expect((await store.readStream(accountStream(accountId))).version).toBe(6n);
-    });
-
     it('rates a CDR once per call uuid, however many commands report it', async () => {
       const { ledger, store, funded, make } = await setUp();
       const accountId = await funded('2360.00');
