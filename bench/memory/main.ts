@@ -11,7 +11,8 @@
  *
  *   pnpm bench memory              # 10 s idle, then 2,000 req/s for 30 s per workload
  *   pnpm bench memory --quick      # under a minute
- *   pnpm bench memory --node-options "--max-old-space-size=160"   # the child with V8 flags (NODE_OPTIONS)
+ *   pnpm bench memory --node-options="--max-old-space-size=160 --max-semi-space-size=8"   # V8 flags for the child
+ *   (NODE_OPTIONS; the value starts with "--", so it must be joined to the option with "=")
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -235,10 +236,21 @@ async function main(): Promise<void> {
         direction: 'lower-is-better',
       });
       report({ bench: BENCH, metric: 'rss-after-load', value: after, unit: 'MiB', direction: 'lower-is-better' });
+    } catch (error) {
+      // A child that died under the load (e.g. a heap bound too small for the workload: V8 aborts) leaves no
+      // /proc entry to sample: say so rather than report a half-measured run.
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`khata start died during the benchmark (exit ${child.exitCode ?? child.signalCode})`, {
+          cause: error,
+        });
+      }
+      throw error;
     } finally {
-      const exited = new Promise((done) => child.once('exit', done));
-      child.kill('SIGTERM');
-      await exited;
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((done) => child.once('exit', done));
+        child.kill('SIGTERM');
+        await exited;
+      }
     }
   } finally {
     await dropDatabase(adminUrl, DATABASE);
