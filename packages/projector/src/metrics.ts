@@ -44,22 +44,23 @@ export class ProjectorMetrics {
     });
   }
 
+  /** One batch of the log applied to some shards of a read model in one transaction. */
   batchApplied(
     projection: string,
-    shard: number,
-    events: number,
+    shards: readonly { readonly shard: number; readonly events: number; readonly lastStoredAt: Date | null }[],
     seconds: number,
     caughtUp: boolean,
-    lastStoredAt: Date | null,
   ): void {
-    this.#events.inc({ projection }, events);
     this.#batchSeconds.observe({ projection }, seconds);
-    const labels = { projection, shard: String(shard) };
-    if (caughtUp) {
-      this.#lagEvents.set(labels, 0);
-      this.#lagSeconds.set(labels, 0);
-    } else if (lastStoredAt !== null) {
-      this.#lagSeconds.set(labels, Math.max(0, (this.#now() - lastStoredAt.getTime()) / 1000));
+    for (const { shard, events, lastStoredAt } of shards) {
+      this.#events.inc({ projection }, events);
+      const labels = { projection, shard: String(shard) };
+      if (caughtUp) {
+        this.#lagEvents.set(labels, 0);
+        this.#lagSeconds.set(labels, 0);
+      } else if (lastStoredAt !== null) {
+        this.#lagSeconds.set(labels, Math.max(0, (this.#now() - lastStoredAt.getTime()) / 1000));
+      }
     }
   }
 

@@ -312,6 +312,10 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
       await projector.waitFor((await store.headPosition()) as never);
       const text = await registry.metrics();
       expect(text).toMatch(/khata_projection_events_total\{projection="counts"\} 10/);
+      // One observation per transaction (a batch of 7 events for all three shards), not one per shard.
+      const batches = Number(/khata_projection_batch_seconds_count\{projection="counts"\} (\d+)/.exec(text)?.[1]);
+      expect(batches).toBeGreaterThanOrEqual(2);
+      expect(batches).toBeLessThanOrEqual(3);
       expect(text).toContain('khata_projection_lag_events');
       expect(text).toContain('khata_projection_lag_seconds');
     });

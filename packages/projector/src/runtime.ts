@@ -734,18 +734,17 @@ export class Projector {
         // Find the event the read model cannot apply: the batch again, shard by shard, then event by event.
         await this.#isolatePoison(projection, generation, owner, schema, moves, batch.checkpoint, error);
       }
-      const seconds = (performance.now() - started) / 1000;
-      for (const move of moves) {
-        positions.set(move.shard, batch.checkpoint);
-        metrics?.batchApplied(
-          projection.name,
-          move.shard,
-          move.events.length,
-          seconds,
-          batch.caughtUp,
-          move.events.at(-1)?.storedAt ?? null,
-        );
-      }
+      for (const move of moves) positions.set(move.shard, batch.checkpoint);
+      metrics?.batchApplied(
+        projection.name,
+        moves.map((move) => ({
+          shard: move.shard,
+          events: move.events.length,
+          lastStoredAt: move.events.at(-1)?.storedAt ?? null,
+        })),
+        (performance.now() - started) / 1000,
+        batch.caughtUp,
+      );
     }
   }
 
