@@ -24,6 +24,8 @@ export interface OpenOptions {
   /** Create or update the store's schema first (what `khata migrate` does). */
   readonly migrate?: boolean;
   readonly applicationName?: string;
+  /** SQL stores: the companion append function (SqlEventStoreOptions.appendFunction). */
+  readonly appendFunction?: string;
 }
 
 /** Opens the adapter the settings name. The rest of Khata only ever sees the `EventStore` interface. */
@@ -40,6 +42,7 @@ export async function openEventStore(settings: EventStoreSettings, options: Open
         migrate,
         ownsClient: settings.client === undefined,
         logCacheEvents: LOG_CACHE_EVENTS_DEFAULT,
+        ...(options.appendFunction === undefined ? {} : { appendFunction: options.appendFunction }),
       });
     }
     case 'postgres': {
@@ -52,6 +55,7 @@ export async function openEventStore(settings: EventStoreSettings, options: Open
         migrate,
         notify: settings.notify ?? false,
         logCacheEvents: LOG_CACHE_EVENTS_DEFAULT,
+        ...(options.appendFunction === undefined ? {} : { appendFunction: options.appendFunction }),
       });
     }
     case 'eventstoredb': {

@@ -128,6 +128,11 @@ export interface StreamAppend {
   readonly stream: string;
   readonly events: readonly NewEvent[];
   readonly expected: ExpectedVersion;
+  /**
+   * Documents to record in the same statement as this append if it succeeds (the ledger's command-log entries),
+   * when the store has a companion writer (SqlEventStoreOptions.appendFunction). An outcome says whether they were.
+   */
+  readonly companions?: readonly JsonObject[];
 }
 
 /**
@@ -135,7 +140,12 @@ export interface StreamAppend {
  * alone (WrongExpectedVersion, DuplicateEventId, InvalidAppend…). Other streams are not affected by it.
  */
 export type StreamAppendOutcome =
-  | { readonly ok: true; readonly result: AppendResult }
+  | {
+      readonly ok: true;
+      readonly result: AppendResult;
+      /** The append's `companions` were recorded with it, in the same transaction. */
+      readonly companionsRecorded?: boolean;
+    }
   | { readonly ok: false; readonly error: unknown };
 
 export interface EventStore {

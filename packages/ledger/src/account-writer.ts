@@ -9,6 +9,7 @@ import {
   upcastAccountEvent,
 } from '@khata/domain';
 import {
+  type AppendResult,
   DuplicateEventId,
   type EventStore,
   type JsonObject,
@@ -215,12 +216,28 @@ export class AccountWriter {
     else await this.#logWrites.submit(outcomes);
   }
 
-  async #append(stream: string, events: readonly NewEvent[], expected: bigint) {
+  /**
+   * Appends the batch's events; `outcomes` go with them as the store's companions, so a SQL store writes them to
+   * the command log in the same statement (`logged`). Otherwise the caller writes the log after the append.
+   */
+  async #append(
+    stream: string,
+    events: readonly NewEvent[],
+    expected: bigint,
+    outcomes: readonly CommandOutcome[],
+  ): Promise<{ readonly result: AppendResult; readonly logged: boolean }> {
     const wanted = expected === 0n ? ('no_stream' as const) : expected;
-    if (this.#appends === null) return this.#options.store.appendToStream(stream, events, { expected: wanted });
-    const outcome = await this.#appends.submit({ stream, events, expected: wanted });
+    if (this.#appends === null) {
+      return { result: await this.#options.store.appendToStream(stream, events, { expected: wanted }), logged: false };
+    }
+    const outcome = await this.#appends.submit({
+      stream,
+      events,
+      expected: wanted,
+      companions: outcomes as unknown as readonly JsonObject[],
+    });
     if (!outcome.ok) throw outcome.error;
-    return outcome.result;
+    return { result: outcome.result, logged: outcome.companionsRecorded === true };
   }
 
   async #process(streamId: string, batch: readonly Pending[]): Promise<void> {
@@ -274,8 +291,11 @@ export class AccountWriter {
         await this.#log(draft.outcomes);
         return outcomes;
       }
+      let logged: boolean;
       try {
-        const result = await this.#append(streamId, draft.events, loaded.version);
+        const appended = await this.#append(streamId, draft.events, loaded.version, draft.outcomes);
+        const result = appended.result;
+        logged = appended.logged;
         if (result.nextVersion !== draft.version) {
           // The store already had these exact events (same ids, same content): the append was a retry
           // of one that succeeded. Nothing was written now; recover what was.
@@ -292,7 +312,7 @@ export class AccountWriter {
         throw error;
       }
       this.#remember({ streamId, state: draft.state, version: draft.version, lastHash: draft.lastHash });
-      await this.#log(draft.outcomes);
+      if (!logged) await this.#log(draft.outcomes);
       for (const outcome of draft.outcomes) outcomes.set(outcome.commandId, outcome);
       this.#notify(streamId, draft.outcomes);
       await this.#maybeSnapshot(streamId, loaded.version, draft);

@@ -19,7 +19,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountStream } from './ids.ts';
 import { InvalidCommand, Ledger } from './ledger.ts';
-import { ledgerMigrations } from './schema.ts';
+import { APPEND_AND_LOG_FUNCTION, ledgerMigrations } from './schema.ts';
 import {
   type CommandLog,
   MemoryCommandLog,
@@ -271,7 +271,7 @@ async function prepare(db: SqlClient): Promise<void> {
 async function sqlTarget(db: SqlClient, ownsClient: () => SqlClient | null) {
   await reset(db);
   const client = ownsClient() ?? db;
-  const store = await SqlEventStore.open(client, { ownsClient: false });
+  const store = await SqlEventStore.open(client, { ownsClient: false, appendFunction: APPEND_AND_LOG_FUNCTION });
   return {
     store,
     commandLog: new SqlCommandLog(client),

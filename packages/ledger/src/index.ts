@@ -24,7 +24,7 @@ export { GroupCommit, type GroupCommitOptions } from './group-commit.ts';
 export { accountIdOf, accountStream, eventIdFor, KHATA_NAMESPACE } from './ids.ts';
 export { InvalidCommand, LEDGER_BATCH_COMMANDS_MAX, Ledger, type LedgerOptions } from './ledger.ts';
 export type { AcceptedEvent, CommandOutcome } from './outcome.ts';
-export { ledgerMigrations } from './schema.ts';
+export { APPEND_AND_LOG_FUNCTION, ledgerMigrations } from './schema.ts';
 export {
   type CommandLog,
   MemoryCommandLog,

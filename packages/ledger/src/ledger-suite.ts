@@ -20,6 +20,8 @@ export interface LedgerTarget {
   fresh(): Promise<{ store: EventStore; commandLog: CommandLog; snapshots: SnapshotStore; close(): Promise<void> }>;
   /** Overwrites one stored event's data, as an attacker with database access would (absent: no tamper test). */
   tamper?(store: EventStore, streamId: string, version: bigint, data: object): Promise<void>;
+  /** The store writes the command log in the append's own statement (a SQL store with the ledger's function). */
+  readonly logsWithAppends?: boolean;
 }
 
 export { catalogRules };
@@ -184,6 +186,43 @@ export function ledgerSuite(name: string, target: LedgerTarget): void {
       }).execute(topUp, META);
       expect(outcomeWithoutLog).toMatchObject({ status: 'accepted', events: first.events });
       expect((await store.readStream(accountStream(accountId))).version).toBe(6n);
+    });
+
+    it('records every outcome in the command log, in the append itself when the store can', async () => {
+      const { store, commandLog, snapshots, funded } = await setUp();
+      const accountId = await funded('2360.00');
+      let separateWrites = 0;
+      const counted: CommandLog = {
+        getMany: (ids) => commandLog.getMany(ids),
+        putMany: async (outcomes) => {
+          separateWrites += 1;
+          await commandLog.putMany(outcomes);
+        },
+      };
+      const ledger = new Ledger({
+        store,
+        commandLog: counted,
+        snapshots,
+        rules: catalogRules,
+        clock: () => new Date(NOW),
+      });
+      const topUp = command(accountId, 'TopUpWallet', { amount: '590.00' });
+      const tooMuch = command(accountId, 'AdjustWallet', { amount: '-99999', reason: 'test' });
+      const [accepted, refused] = await ledger.executeBatch([topUp, tooMuch], META);
+      expectAccepted(accepted as CommandOutcome);
+      expect(refused).toMatchObject({ status: 'rejected', rejection: { code: 'INSUFFICIENT_FUNDS' } });
+      const logged = await commandLog.getMany([topUp.commandId, tooMuch.commandId]);
+      expect(logged.get(topUp.commandId)).toEqual(accepted);
+      expect(logged.get(tooMuch.commandId)).toEqual(refused);
+      // With the append's statement writing both entries there is nothing left to write after it.
+      expect(separateWrites).toBe(target.logsWithAppends === true ? 0 : 1);
+      // A batch that appends nothing (a rejection alone) is logged on its own.
+      const alone = command(accountId, 'AdjustWallet', { amount: '-99999', reason: 'again' });
+      expect(await ledger.execute(alone, META)).toMatchObject({ status: 'rejected' });
+      expect((await commandLog.getMany([alone.commandId])).get(alone.commandId)).toMatchObject({ status: 'rejected' });
+      // Another process retrying at once finds the first outcomes.
+      const elsewhere = new Ledger({ store, commandLog, snapshots, rules: catalogRules, clock: () => new Date(NOW) });
+      expect(await elsewhere.executeBatch([topUp, tooMuch], META)).toEqual([accepted, refused]);
     });
 
     it('rates a CDR once per call uuid, however many commands report it', async () => {

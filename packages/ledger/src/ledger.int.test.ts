@@ -3,7 +3,7 @@ import { createPgliteClient, createPostgresClient, migrate, type SqlClient } fro
 import { createTestDatabase, describeWithService, postgres, type TestDatabase } from '@khata/testing';
 import { afterAll, beforeAll } from 'vitest';
 import { ledgerSuite } from './ledger-suite.ts';
-import { ledgerMigrations } from './schema.ts';
+import { APPEND_AND_LOG_FUNCTION, ledgerMigrations } from './schema.ts';
 import { SqlCommandLog, SqlSnapshotStore } from './stores.ts';
 
 async function tamperWith(db: SqlClient, streamId: string, version: bigint, data: object): Promise<void> {
@@ -35,7 +35,7 @@ describeWithService(postgres(), 'ledger on postgres', (serverUrl) => {
     async fresh() {
       await reset(admin);
       const db = createPostgresClient({ connectionString: database.url, applicationName: 'khata-test' });
-      const store = await SqlEventStore.open(db, { ownsClient: false });
+      const store = await SqlEventStore.open(db, { ownsClient: false, appendFunction: APPEND_AND_LOG_FUNCTION });
       return {
         store,
         commandLog: new SqlCommandLog(db),
@@ -47,6 +47,7 @@ describeWithService(postgres(), 'ledger on postgres', (serverUrl) => {
       };
     },
     tamper: (_store, streamId, version, data) => tamperWith(admin, streamId, version, data),
+    logsWithAppends: true,
   });
 });
 
@@ -63,7 +64,7 @@ afterAll(async () => {
 ledgerSuite('pglite', {
   async fresh() {
     await reset(pglite);
-    const store = await SqlEventStore.open(pglite, { ownsClient: false });
+    const store = await SqlEventStore.open(pglite, { ownsClient: false, appendFunction: APPEND_AND_LOG_FUNCTION });
     return {
       store,
       commandLog: new SqlCommandLog(pglite),
@@ -72,4 +73,5 @@ ledgerSuite('pglite', {
     };
   },
   tamper: (_store, streamId, version, data) => tamperWith(pglite, streamId, version, data),
+  logsWithAppends: true,
 });

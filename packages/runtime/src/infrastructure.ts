@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { relative } from 'node:path';
 import type { KhataConfig } from '@khata/config';
 import { type EventStore, type EventStoreSettings, eventStoreMigrations, openEventStore } from '@khata/event-store';
-import { ledgerMigrations } from '@khata/ledger';
+import { APPEND_AND_LOG_FUNCTION, ledgerMigrations } from '@khata/ledger';
 import { schedulerMigrations } from '@khata/scheduler';
 import {
   appliedVersions,
@@ -74,6 +74,8 @@ export async function openInfrastructure(
       applicationName,
       // An event store outside the read-model database (EventStoreDB needs none) migrates itself.
       migrate: options.migrate === true && !eventStoreInReadDb,
+      // In the database of the ledger's command log, the ledger's entries are written with the appends.
+      ...(eventStoreInReadDb ? { appendFunction: APPEND_AND_LOG_FUNCTION } : {}),
     });
     closers.push(() => eventStore.close());
     return { eventStore, readDb, migrations, close: closeAll };

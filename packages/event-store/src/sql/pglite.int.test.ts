@@ -48,6 +48,24 @@ describe('pglite: embedded database on disk', () => {
     }
   });
 
+  it('appends without companions when the companion function is not in the database yet', async () => {
+    await truncateEventStore(client);
+    const store = await SqlEventStore.open(client, { ownsClient: false, appendFunction: 'ledger.not_migrated_yet' });
+    const companions = [{ commandId: 'c1' }];
+    for (const stream of ['account-a', 'account-b']) {
+      const [outcome] = await store.appendToStreams([
+        { stream, events: [event('Opened')], expected: 'no_stream', companions },
+      ]);
+      // Appended, and not claimed as recorded: the caller records the companions itself.
+      expect(outcome).toMatchObject({ ok: true, result: { nextVersion: 1n } });
+      expect(outcome?.ok === true ? outcome.companionsRecorded : 'failed').toBeUndefined();
+    }
+    expect((await store.readAll({ maxCount: 10 })).events.map((e) => e.streamId)).toEqual(['account-a', 'account-b']);
+    await expect(SqlEventStore.open(client, { ownsClient: false, appendFunction: 'no schema' })).rejects.toThrow(
+      RangeError,
+    );
+  });
+
   it('refuses to open a database without the event store schema, naming the fix', async () => {
     const bare = await createPgliteClient();
     await expect(SqlEventStore.open(bare)).rejects.toThrow(/khata migrate/);

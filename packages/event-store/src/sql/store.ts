@@ -131,7 +131,18 @@ export interface SqlEventStoreOptions {
   readonly logCacheEvents?: number;
   /** Close the SQL client when the store closes (false when the client is shared). */
   readonly ownsClient?: boolean;
+  /**
+   * A SQL function with `es.append_to_streams`' arguments and result that also records each successful append's
+   * `companions` (passed as `r` in its element of the payload) in the same statement, e.g. the ledger's
+   * `ledger.append_and_log`. Group appends carrying companions go through it; the rest through the store's own.
+   */
+  readonly appendFunction?: string;
 }
+
+/** SQLSTATE undefined_function. */
+const UNDEFINED_FUNCTION = '42883';
+/** A schema-qualified function name, safe to write into a statement. */
+const QUALIFIED_FUNCTION = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/;
 
 /**
  * A window of the global log as one filter sees it: every matching event with `from < position ≤ to`,
@@ -219,6 +230,8 @@ export class SqlEventStore implements EventStore {
   readonly #readAllSql = new Map<string, string>();
   readonly #logCacheEvents: number;
   readonly #windows = new Map<string, LogWindow>();
+  /** Null when not configured, or once the database said it does not have it (not migrated yet). */
+  #appendFunction: string | null;
 
   private constructor(client: SqlClient, options: SqlEventStoreOptions) {
     this.kind = client.dialect;
@@ -226,6 +239,11 @@ export class SqlEventStore implements EventStore {
     this.#notify = options.notify ?? false;
     this.#ownsClient = options.ownsClient ?? true;
     this.#logCacheEvents = options.logCacheEvents ?? 0;
+    const appendFunction = options.appendFunction ?? null;
+    if (appendFunction !== null && !QUALIFIED_FUNCTION.test(appendFunction)) {
+      throw new RangeError(`appendFunction must be a schema-qualified function name, got ${appendFunction}`);
+    }
+    this.#appendFunction = appendFunction;
   }
 
   /** The log moved (an append here, or a NOTIFY): caught-up windows must ask the database again. */
@@ -329,7 +347,14 @@ export class SqlEventStore implements EventStore {
 
   async appendToStreams(appends: readonly StreamAppend[]): Promise<readonly StreamAppendOutcome[]> {
     const outcomes: (StreamAppendOutcome | undefined)[] = new Array(appends.length);
-    const valid: { index: number; stream: string; category: string; expected: string; events: ValidatedEvent[] }[] = [];
+    const valid: {
+      index: number;
+      stream: string;
+      category: string;
+      expected: string;
+      events: ValidatedEvent[];
+      companions: string | null;
+    }[] = [];
     const streams = new Set<string>();
     appends.forEach((append, index) => {
       try {
@@ -342,6 +367,10 @@ export class SqlEventStore implements EventStore {
           category: streamCategory(append.stream),
           expected: expectedToText(append.expected),
           events: validateEvents(append.events),
+          companions:
+            this.#appendFunction === null || append.companions === undefined || append.companions.length === 0
+              ? null
+              : JSON.stringify(append.companions),
         });
       } catch (error) {
         outcomes[index] = { ok: false, error: translate(error) };
@@ -360,18 +389,26 @@ export class SqlEventStore implements EventStore {
       const payload = `[${group
         .map(
           (append) =>
-            `{"s":${JSON.stringify(append.stream)},"c":${JSON.stringify(append.category)},"x":"${append.expected}","e":${eventsJson(append.events)}}`,
+            `{"s":${JSON.stringify(append.stream)},"c":${JSON.stringify(append.category)},"x":"${append.expected}","e":${eventsJson(append.events)}${append.companions === null ? '' : `,"r":${append.companions}`}}`,
         )
         .join(',')}]`;
+      const withCompanions = this.#appendFunction !== null && group.some((append) => append.companions !== null);
       let rows: GroupAppendRow[];
       try {
         rows = await this.#client.query<GroupAppendRow>(
-          'SELECT * FROM es.append_to_streams($1::jsonb, $2)',
+          withCompanions
+            ? `SELECT * FROM ${this.#appendFunction}($1::jsonb, $2)`
+            : 'SELECT * FROM es.append_to_streams($1::jsonb, $2)',
           [payload, this.#notify],
-          { name: 'khata_es_append_group' },
+          { name: withCompanions ? 'khata_es_append_group_companions' : 'khata_es_append_group' },
         );
       } catch (error) {
         if (isConnectionError(error)) throw translate(error);
+        if (withCompanions && databaseErrorDetails(error).code === UNDEFINED_FUNCTION) {
+          // Code newer than the database's schema (`khata migrate` not run yet): append without companions,
+          // which the caller then records itself, as with any store that has none.
+          this.#appendFunction = null;
+        }
         // A duplicate event id (or a deadlock with another process's group) failed the whole group:
         // nothing of it was written. Each stream alone gets the exact single-append semantics.
         await Promise.all(group.map((append) => single(append.index)));
@@ -388,6 +425,7 @@ export class SqlEventStore implements EventStore {
               nextVersion: BigInt(row.next_version as string),
               position: sqlPosition(row.last_tx as string, row.last_gp as string),
             },
+            ...(withCompanions && append.companions !== null ? { companionsRecorded: true } : {}),
           };
         } else {
           retry.push(append.index);
