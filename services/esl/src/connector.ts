@@ -87,9 +87,10 @@ export const REGISTRY_FOLLOWER_NAME = 'esl-toll-free-registry';
 /** Each toll-free number's registry stream (`Ledger.holderOf`). */
 const TOLL_FREE_STREAM_PREFIX = 'tollfree-';
 /**
- * Command connections per switch. FreeSWITCH answers one `api` at a time per connection, and a call needs three
- * before it leaves the park, so one connection caps the decisions per second at 1 / (3 × round trip); calls are
- * spread over this many (each call always uses the same one, so its commands stay in order).
+ * Command connections per switch. FreeSWITCH runs one connection's `api` commands one after another on one thread
+ * (the client pipelines them, so no round trip separates them), and a call needs three before it leaves the park;
+ * calls are spread over this many so FreeSWITCH runs several calls' commands at once (each call always uses the
+ * same connection, so its commands stay in order).
  */
 export const COMMAND_CONNECTIONS_DEFAULT = 4;
 export const COMMAND_CONNECTIONS_MAX = 32;
