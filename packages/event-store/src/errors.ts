@@ -27,6 +27,29 @@ export class WrongExpectedVersion extends EventStoreError {
   }
 }
 
+/**
+ * A guarded append (StreamAppend.guarded) was not made: one of its companions was recorded before, or the store
+ * could not check (no companion writer, or only the single-append path was left). Nothing was written; the
+ * caller takes its unguarded path (for the ledger: read the command log first).
+ */
+export class AppendGuardRefused extends EventStoreError {
+  readonly code = 'APPEND_GUARD_REFUSED';
+  readonly retryable = true;
+  override readonly name = 'AppendGuardRefused';
+  readonly stream: string;
+  readonly reason: 'recorded' | 'unchecked';
+
+  constructor(stream: string, reason: 'recorded' | 'unchecked') {
+    super(
+      reason === 'recorded'
+        ? `stream ${stream}: a companion of the append was recorded before`
+        : `stream ${stream}: the append's guard could not be checked`,
+    );
+    this.stream = stream;
+    this.reason = reason;
+  }
+}
+
 /** An event id is already stored with different content (or in another stream). Nothing was written. */
 export class DuplicateEventId extends EventStoreError {
   readonly code = 'DUPLICATE_EVENT_ID';

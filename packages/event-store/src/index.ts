@@ -16,6 +16,7 @@
  * subscribes again from the last handled batch, with back-off, and reports its state).
  */
 export {
+  AppendGuardRefused,
   DuplicateEventId,
   EventStoreError,
   EventStoreUnavailable,

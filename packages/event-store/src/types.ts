@@ -133,6 +133,12 @@ export interface StreamAppend {
    * when the store has a companion writer (SqlEventStoreOptions.appendFunction). An outcome says whether they were.
    */
   readonly companions?: readonly JsonObject[];
+  /**
+   * Append only if none of the companions was recorded before (the ledger: none of these commands is in its log);
+   * otherwise, or when the store cannot check, the outcome is AppendGuardRefused and nothing is written. Only for
+   * stores whose `guardsCompanions` is true.
+   */
+  readonly guarded?: boolean;
 }
 
 /**
@@ -163,6 +169,8 @@ export interface EventStore {
    * appear at most once per call.
    */
   appendToStreams?(appends: readonly StreamAppend[]): Promise<readonly StreamAppendOutcome[]>;
+  /** `appendToStreams` records companions and checks guarded appends against them (a SQL store with its function). */
+  readonly guardsCompanions?: boolean;
   readStream(stream: string, options?: ReadStreamOptions): Promise<StreamSlice>;
   readAll(options: ReadAllOptions): Promise<ReadAllPage>;
   /**

@@ -9,6 +9,7 @@ import {
   upcastAccountEvent,
 } from '@khata/domain';
 import {
+  AppendGuardRefused,
   type AppendResult,
   DuplicateEventId,
   type EventStore,
@@ -225,6 +226,7 @@ export class AccountWriter {
     events: readonly NewEvent[],
     expected: bigint,
     outcomes: readonly CommandOutcome[],
+    guarded: boolean,
   ): Promise<{ readonly result: AppendResult; readonly logged: boolean }> {
     const wanted = expected === 0n ? ('no_stream' as const) : expected;
     if (this.#appends === null) {
@@ -235,42 +237,41 @@ export class AccountWriter {
       events,
       expected: wanted,
       companions: outcomes as unknown as readonly JsonObject[],
+      ...(guarded ? { guarded: true } : {}),
     });
     if (!outcome.ok) throw outcome.error;
     return { result: outcome.result, logged: outcome.companionsRecorded === true };
   }
 
   async #process(streamId: string, batch: readonly Pending[]): Promise<void> {
+    if (this.#appends !== null && this.#options.store.guardsCompanions === true) {
+      // Without reading the command log first: the append itself is refused if any of these commands is in the
+      // log already (one round trip per command instead of two). A batch that appends nothing, or whose append
+      // is refused or cannot be checked, takes the path below.
+      const { fresh, waiting } = withoutTwins(batch, new Map());
+      try {
+        const outcomes = await this.#decideAndAppend(streamId, fresh, true);
+        answer(waiting, outcomes);
+        return;
+      } catch (error) {
+        if (!(error instanceof AppendGuardRefused)) throw error;
+      }
+    }
     const logged = await this.#logged(batch.map((item) => item.command.commandId));
-    const fresh: Pending[] = [];
-    const waiting = new Map<string, Pending[]>();
-    for (const item of batch) {
-      const previous = logged.get(item.command.commandId);
-      if (previous !== undefined) {
-        item.resolve(previous);
-        continue;
-      }
-      // The same command twice in one batch: the second gets the first's outcome.
-      const twins = waiting.get(item.command.commandId);
-      if (twins !== undefined) {
-        twins.push(item);
-        continue;
-      }
-      waiting.set(item.command.commandId, [item]);
-      fresh.push(item);
-    }
+    const { fresh, waiting } = withoutTwins(batch, logged);
     if (fresh.length === 0) return;
-    const outcomes = await this.#decideAndAppend(streamId, fresh);
-    for (const [commandId, items] of waiting) {
-      const outcome = outcomes.get(commandId);
-      for (const item of items) {
-        if (outcome === undefined) item.reject(new Error(`no outcome for command ${commandId}`));
-        else item.resolve(outcome);
-      }
-    }
+    answer(waiting, await this.#decideAndAppend(streamId, fresh));
   }
 
-  async #decideAndAppend(streamId: string, items: readonly Pending[]): Promise<Map<string, CommandOutcome>> {
+  /**
+   * `guarded`: the commands were not looked up in the log; the append must be refused if one of them is there,
+   * and a batch that appends nothing is not answered here (AppendGuardRefused: the caller reads the log).
+   */
+  async #decideAndAppend(
+    streamId: string,
+    items: readonly Pending[],
+    guarded = false,
+  ): Promise<Map<string, CommandOutcome>> {
     for (let attempt = 1; ; attempt += 1) {
       // This process is the account's only writer almost always, so its cached state is current and
       // reading the stream first would only add a round trip to every command. The append's
@@ -286,6 +287,7 @@ export class AccountWriter {
         draft = this.#decideAll(loaded, items, now);
       }
       const outcomes = new Map<string, CommandOutcome>();
+      if (guarded && draft.events.length === 0) throw new AppendGuardRefused(streamId, 'unchecked');
       if (draft.events.length === 0) {
         for (const outcome of draft.outcomes) outcomes.set(outcome.commandId, outcome);
         await this.#log(draft.outcomes);
@@ -293,7 +295,7 @@ export class AccountWriter {
       }
       let logged: boolean;
       try {
-        const appended = await this.#append(streamId, draft.events, loaded.version, draft.outcomes);
+        const appended = await this.#append(streamId, draft.events, loaded.version, draft.outcomes, guarded);
         const result = appended.result;
         logged = appended.logged;
         if (result.nextVersion !== draft.version) {
@@ -535,4 +537,41 @@ function accepted(event: RecordedEvent): AcceptedEvent {
 function pause(attempt: number): Promise<void> {
   const ceilingMs = Math.min(5 * 2 ** attempt, 200);
   return new Promise((resolve) => setTimeout(resolve, Math.random() * ceilingMs));
+}
+
+/**
+ * The commands of a batch not answered yet: those in `logged` get their logged outcome now, and a command that
+ * appears twice is decided once (the second gets the first's outcome).
+ */
+function withoutTwins(
+  batch: readonly Pending[],
+  logged: ReadonlyMap<string, CommandOutcome>,
+): { fresh: Pending[]; waiting: Map<string, Pending[]> } {
+  const fresh: Pending[] = [];
+  const waiting = new Map<string, Pending[]>();
+  for (const item of batch) {
+    const previous = logged.get(item.command.commandId);
+    if (previous !== undefined) {
+      item.resolve(previous);
+      continue;
+    }
+    const twins = waiting.get(item.command.commandId);
+    if (twins !== undefined) {
+      twins.push(item);
+      continue;
+    }
+    waiting.set(item.command.commandId, [item]);
+    fresh.push(item);
+  }
+  return { fresh, waiting };
+}
+
+function answer(waiting: ReadonlyMap<string, readonly Pending[]>, outcomes: ReadonlyMap<string, CommandOutcome>): void {
+  for (const [commandId, items] of waiting) {
+    const outcome = outcomes.get(commandId);
+    for (const item of items) {
+      if (outcome === undefined) item.reject(new Error(`no outcome for command ${commandId}`));
+      else item.resolve(outcome);
+    }
+  }
 }

@@ -192,8 +192,12 @@ export function ledgerSuite(name: string, target: LedgerTarget): void {
       const { store, commandLog, snapshots, funded } = await setUp();
       const accountId = await funded('2360.00');
       let separateWrites = 0;
+      let reads = 0;
       const counted: CommandLog = {
-        getMany: (ids) => commandLog.getMany(ids),
+        getMany: (ids) => {
+          reads += 1;
+          return commandLog.getMany(ids);
+        },
         putMany: async (outcomes) => {
           separateWrites += 1;
           await commandLog.putMany(outcomes);
@@ -214,8 +218,10 @@ export function ledgerSuite(name: string, target: LedgerTarget): void {
       const logged = await commandLog.getMany([topUp.commandId, tooMuch.commandId]);
       expect(logged.get(topUp.commandId)).toEqual(accepted);
       expect(logged.get(tooMuch.commandId)).toEqual(refused);
-      // With the append's statement writing both entries there is nothing left to write after it.
+      // With the append's statement writing both entries there is nothing left to write after it, and nothing to
+      // read before it (the append is refused if a command is in the log already).
       expect(separateWrites).toBe(target.logsWithAppends === true ? 0 : 1);
+      expect(reads).toBe(target.logsWithAppends === true ? 0 : 1);
       // A batch that appends nothing (a rejection alone) is logged on its own.
       const alone = command(accountId, 'AdjustWallet', { amount: '-99999', reason: 'again' });
       expect(await ledger.execute(alone, META)).toMatchObject({ status: 'rejected' });

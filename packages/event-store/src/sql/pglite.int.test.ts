@@ -60,6 +60,15 @@ describe('pglite: embedded database on disk', () => {
       expect(outcome).toMatchObject({ ok: true, result: { nextVersion: 1n } });
       expect(outcome?.ok === true ? outcome.companionsRecorded : 'failed').toBeUndefined();
     }
+    // A guarded append cannot be checked without the function: refused, nothing written.
+    const [guarded] = await store.appendToStreams([
+      { stream: 'account-c', events: [event('Opened')], expected: 'no_stream', companions, guarded: true },
+    ]);
+    expect(guarded?.ok === false ? guarded.error : null).toMatchObject({
+      name: 'AppendGuardRefused',
+      reason: 'unchecked',
+    });
+    expect(store.guardsCompanions).toBe(false);
     expect((await store.readAll({ maxCount: 10 })).events.map((e) => e.streamId)).toEqual(['account-a', 'account-b']);
     await expect(SqlEventStore.open(client, { ownsClient: false, appendFunction: 'no schema' })).rejects.toThrow(
       RangeError,

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { databaseErrorDetails, isConnectionError, migrate, type SqlClient } from '@khata/sql';
 import {
+  AppendGuardRefused,
   DuplicateEventId,
   EventStoreError,
   EventStoreUnavailable,
@@ -52,7 +53,8 @@ interface EventRow {
 
 interface GroupAppendRow {
   idx: number;
-  outcome: 'ok' | 'conflict' | 'retry';
+  /** `refused`: a guarded append whose companions were recorded before (the companion function only). */
+  outcome: 'ok' | 'conflict' | 'retry' | 'refused';
   next_version: string | null;
   last_tx: string | null;
   last_gp: string | null;
@@ -139,8 +141,8 @@ export interface SqlEventStoreOptions {
   readonly appendFunction?: string;
 }
 
-/** SQLSTATE undefined_function. */
-const UNDEFINED_FUNCTION = '42883';
+/** SQLSTATEs undefined_function and invalid_schema_name: the companion function is not in this database. */
+const FUNCTION_MISSING = new Set(['42883', '3F000']);
 /** A schema-qualified function name, safe to write into a statement. */
 const QUALIFIED_FUNCTION = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/;
 
@@ -232,6 +234,10 @@ export class SqlEventStore implements EventStore {
   readonly #windows = new Map<string, LogWindow>();
   /** Null when not configured, or once the database said it does not have it (not migrated yet). */
   #appendFunction: string | null;
+
+  get guardsCompanions(): boolean {
+    return this.#appendFunction !== null;
+  }
 
   private constructor(client: SqlClient, options: SqlEventStoreOptions) {
     this.kind = client.dialect;
@@ -354,9 +360,14 @@ export class SqlEventStore implements EventStore {
       expected: string;
       events: ValidatedEvent[];
       companions: string | null;
+      guarded: boolean;
     }[] = [];
     const streams = new Set<string>();
     appends.forEach((append, index) => {
+      if (append.guarded === true && (this.#appendFunction === null || (append.companions?.length ?? 0) === 0)) {
+        outcomes[index] = { ok: false, error: new AppendGuardRefused(append.stream, 'unchecked') };
+        return;
+      }
       try {
         validateStreamName(append.stream);
         if (streams.has(append.stream)) throw new RangeError(`stream ${append.stream} appears twice in one group`);
@@ -371,6 +382,7 @@ export class SqlEventStore implements EventStore {
             this.#appendFunction === null || append.companions === undefined || append.companions.length === 0
               ? null
               : JSON.stringify(append.companions),
+          guarded: append.guarded === true,
         });
       } catch (error) {
         outcomes[index] = { ok: false, error: translate(error) };
@@ -378,6 +390,11 @@ export class SqlEventStore implements EventStore {
     });
     const single = async (index: number): Promise<void> => {
       const append = appends[index] as StreamAppend;
+      if (append.guarded === true) {
+        // The single path cannot check the guard: the caller takes its unguarded path.
+        outcomes[index] = { ok: false, error: new AppendGuardRefused(append.stream, 'unchecked') };
+        return;
+      }
       try {
         const result = await this.appendToStream(append.stream, append.events, { expected: append.expected });
         outcomes[index] = { ok: true, result };
@@ -389,7 +406,7 @@ export class SqlEventStore implements EventStore {
       const payload = `[${group
         .map(
           (append) =>
-            `{"s":${JSON.stringify(append.stream)},"c":${JSON.stringify(append.category)},"x":"${append.expected}","e":${eventsJson(append.events)}${append.companions === null ? '' : `,"r":${append.companions}`}}`,
+            `{"s":${JSON.stringify(append.stream)},"c":${JSON.stringify(append.category)},"x":"${append.expected}","e":${eventsJson(append.events)}${append.companions === null ? '' : `,"r":${append.companions}`}${append.guarded ? ',"g":true' : ''}}`,
         )
         .join(',')}]`;
       const withCompanions = this.#appendFunction !== null && group.some((append) => append.companions !== null);
@@ -404,7 +421,7 @@ export class SqlEventStore implements EventStore {
         );
       } catch (error) {
         if (isConnectionError(error)) throw translate(error);
-        if (withCompanions && databaseErrorDetails(error).code === UNDEFINED_FUNCTION) {
+        if (withCompanions && FUNCTION_MISSING.has(databaseErrorDetails(error).code ?? '')) {
           // Code newer than the database's schema (`khata migrate` not run yet): append without companions,
           // which the caller then records itself, as with any store that has none.
           this.#appendFunction = null;
@@ -418,7 +435,9 @@ export class SqlEventStore implements EventStore {
       for (const row of rows) {
         const append = group[row.idx];
         if (append === undefined) throw new Error(`es.append_to_streams answered for unknown index ${row.idx}`);
-        if (row.outcome === 'ok') {
+        if (row.outcome === 'refused') {
+          outcomes[append.index] = { ok: false, error: new AppendGuardRefused(append.stream, 'recorded') };
+        } else if (row.outcome === 'ok') {
           outcomes[append.index] = {
             ok: true,
             result: {
