@@ -35,38 +35,11 @@ CREATE TABLE ledger.snapshots (
       // plpgsql, so that creating it does not need the event store's schema (absent with EventStoreDB, where the
       // function is never called). The group append runs first (the CTE is read by the outer query before the
       // INSERT, which PostgreSQL finishes after it), so es.append_to_streams is still its transaction's first write.
+      // An append marked "g" is made only if none of its commands is in the log yet, so the writer need not read
+      // the log before an append; a refused one is answered `refused`, and the writer reads the log and answers
+      // from it.
       sql: `
 CREATE FUNCTION ledger.append_and_log(p_appends jsonb, p_notify boolean)
-RETURNS TABLE (idx integer, outcome text, next_version bigint, last_tx xid8, last_gp bigint)
-LANGUAGE plpgsql AS $fn$
-#variable_conflict use_column
-BEGIN
-  RETURN QUERY
-  WITH appended AS MATERIALIZED (
-    SELECT * FROM es.append_to_streams(p_appends, p_notify)
-  ),
-  logged AS (
-    INSERT INTO ledger.command_log (command_id, stream_id, outcome)
-    SELECT (r.value->>'commandId')::uuid, r.value->>'streamId', r.value
-      FROM appended ap
-      JOIN jsonb_array_elements(p_appends) WITH ORDINALITY AS a(value, ordinality)
-        ON ap.idx = (a.ordinality - 1)::integer
-      CROSS JOIN LATERAL jsonb_array_elements(coalesce(a.value->'r', '[]'::jsonb)) AS r(value)
-     WHERE ap.outcome = 'ok'
-    ON CONFLICT (command_id) DO NOTHING
-  )
-  SELECT ap.idx, ap.outcome, ap.next_version, ap.last_tx, ap.last_gp FROM appended ap ORDER BY ap.idx;
-END
-$fn$;`,
-    },
-    {
-      version: 3,
-      name: 'guarded appends',
-      // An append marked "g" is made only if none of its commands is in the log yet: the writer can then skip
-      // reading the log before an append (the read is the first round trip of every command). A refused one is
-      // answered `refused`, and the writer reads the log and answers from it.
-      sql: `
-CREATE OR REPLACE FUNCTION ledger.append_and_log(p_appends jsonb, p_notify boolean)
 RETURNS TABLE (idx integer, outcome text, next_version bigint, last_tx xid8, last_gp bigint)
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
