@@ -448,7 +448,12 @@ describe('one call reported three ways', () => {
         );
         expect(rated[0]?.billedSeconds).toBe(120);
         expect(after.reservations.has(callId)).toBe(false);
-        expect((await cdrJobs()).find((job) => job.job_id === `rate-cdr:${callId}`)?.status).toBe('done');
+        // The worker's own scheduler loop may hold the job (claimed, still `pending`) when runDue looks: wait for it.
+        await rateRecorded();
+        await eventually(
+          async () => (await cdrJobs()).find((job) => job.job_id === `rate-cdr:${callId}`)?.status === 'done',
+          'the CDR job to be done',
+        );
       }
     } finally {
       await connected.close();
