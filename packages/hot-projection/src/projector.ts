@@ -36,6 +36,12 @@ export interface HotProjectorOptions {
    * hot projector shows in its metrics and `/ready` like its other followers.
    */
   readonly follow?: (options: FollowLogOptions) => LogFollower;
+  /**
+   * A state this process already holds for an account, without I/O (the ledger writer's). When its version
+   * is the one a batch brings the account to, the projector stores that state instead of folding its own
+   * copy: the fold of the same committed events is the same state, and the process then keeps it once.
+   */
+  readonly held?: (accountId: string) => HotAccount | undefined;
   /** Retry bounds after a failed batch (tests shorten them). */
   readonly retryDelayMilliseconds?: FollowLogOptions['retryDelayMilliseconds'];
 }
@@ -167,6 +173,14 @@ export class HotProjector {
     const updates: HotUpdate[] = [];
     for (const [accountId, accountEvents] of byAccount) {
       const first = accountEvents[0] as RecordedEvent;
+      const last = accountEvents[accountEvents.length - 1] as RecordedEvent;
+      const held = this.#options.held?.(accountId);
+      if (held !== undefined && held.version === last.version) {
+        // The whole state at `last.version`: stored as a reload is, from the stream's first event.
+        updates.push({ accountId, fromVersion: 1n, toVersion: held.version, state: held.state });
+        this.#remember(accountId, held);
+        continue;
+      }
       let base = this.#local.get(accountId);
       if (base === undefined || base.version < first.version - 1n) {
         base = (await this.#options.hot.get(accountId)) ?? undefined;

@@ -180,6 +180,15 @@ export class AccountWriter {
     return cached === undefined ? this.#coldLoad(streamId) : this.#catchUp(cached);
   }
 
+  /**
+   * The state this writer holds for the account, without reading anything (undefined when it holds none).
+   * It is the fold of events the store has committed, up to `version`: an append's state is kept only
+   * once the append succeeded.
+   */
+  held(accountId: string): { readonly version: bigint; readonly state: AccountState } | undefined {
+    return this.#cache.get(accountStream(accountId));
+  }
+
   /** Forgets cached state, e.g. after a test rewrites a stream. */
   forget(accountId: string): void {
     this.#cache.delete(accountStream(accountId));

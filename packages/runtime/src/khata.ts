@@ -193,6 +193,8 @@ export async function openKhata(config: KhataConfig, options: OpenKhataOptions):
           loadAccount,
           loadAll: async () => accountStates(readDb, await readModelSchema('balances')),
           coldStartPosition: () => balancesLowWaterMark(readDb),
+          // The ledger writer of this process already holds the states of the accounts it wrote.
+          held: (accountId) => ledger.writer.held(accountId),
           log,
           follow: (followOptions) => followers.follow(followOptions),
         })
