@@ -3,6 +3,7 @@ import { createTestDatabase, describeWithService, postgres, type TestDatabase } 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertLogIntegrity, consume, event, eventStoreContract } from '../contract.ts';
 import { TransactionIdsBehind } from '../errors.ts';
+import type { Position } from '../types.ts';
 import { holdOpenAppendWith, truncateEventStore } from './harness.ts';
 import { eventStoreMigrations } from './schema.ts';
 import { SqlEventStore } from './store.ts';
@@ -89,6 +90,100 @@ describeWithService(postgres(), 'postgres adapter', (serverUrl) => {
           assertLogIntegrity(events);
           expect(events.map((e) => e.eventId)).toEqual(direct.slice(i % 3 === 0 ? 20 : 0).map((e) => e.eventId));
         }
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
+  describe('postgres: log cache memory', () => {
+    it('holds an event that matches two filters once, and forgets what no window holds any more', async () => {
+      await truncateEventStore(admin);
+      const WINDOW = 30;
+      const store = await SqlEventStore.open(
+        createPostgresClient({ connectionString: database.url, applicationName: 'khata-test' }),
+        { logCacheEvents: WINDOW },
+      );
+      // Reads for the expectations go through a store without a cache of its own.
+      const direct = await open();
+      const wide = { streamPrefixes: ['account-'] };
+      const narrow = { streamPrefixes: ['account-'], eventTypes: ['Billed'] };
+      const appendSome = async (count: number) => {
+        for (let i = 0; i < count; i += 1) {
+          await store.appendToStream(`account-${i % 7}`, [event(i % 2 === 0 ? 'Noted' : 'Billed', { i })], {
+            expected: 'any',
+          });
+        }
+      };
+      /** Reads a filter from `after` to the head in pages of 10; returns the events read. */
+      const readToHead = async (filter: typeof wide, after: Position | null) => {
+        const seen = [];
+        let from = after;
+        for (;;) {
+          const page = await store.readAll({ after: from, maxCount: 10, filter });
+          seen.push(...page.events);
+          from = page.last;
+          if (page.caughtUp) return { seen, last: from };
+        }
+      };
+      try {
+        await appendSome(100);
+        // Both windows start near the head, where caught-up subscribers read.
+        const all = (await direct.readAll({ maxCount: 1_000 })).events;
+        const start = (all[79] as (typeof all)[number]).position;
+        let wideAt = (await readToHead(wide, start)).last;
+        let narrowAt = (await readToHead(narrow, start)).last;
+        for (let round = 0; round < 6; round += 1) {
+          await appendSome(20);
+          const wideRead = await readToHead(wide, wideAt);
+          const narrowRead = await readToHead(narrow, narrowAt);
+          wideAt = wideRead.last;
+          narrowAt = narrowRead.last;
+          // The narrow window's events that the wide window also read are the very same objects.
+          const byPosition = new Map(wideRead.seen.map((e) => [e.position, e]));
+          const common = narrowRead.seen.filter((e) => byPosition.has(e.position));
+          expect(common.length).toBeGreaterThan(0);
+          for (const e of common) expect(e).toBe(byPosition.get(e.position));
+        }
+        // What the windows hold now: the newest WINDOW events of each filter, each event counted once.
+        const log = (await direct.readAll({ maxCount: 1_000 })).events;
+        const newestWide = log.slice(-WINDOW).map((e) => e.position);
+        const newestNarrow = log
+          .filter((e) => e.type === 'Billed')
+          .slice(-WINDOW)
+          .map((e) => e.position);
+        expect(store.cachedEvents).toBe(new Set([...newestWide, ...newestNarrow]).size);
+      } finally {
+        await direct.close();
+        await store.close();
+      }
+    });
+  });
+
+  describe('postgres: log cache retention', () => {
+    it('drops events read longer ago than the retention, and still answers a reader behind them', async () => {
+      await truncateEventStore(admin);
+      const RETAIN_MS = 200;
+      const store = await SqlEventStore.open(
+        createPostgresClient({ connectionString: database.url, applicationName: 'khata-test' }),
+        { logCacheEvents: 1_000, logCacheRetainMs: RETAIN_MS },
+      );
+      const filter = { streamPrefixes: ['account-'] };
+      try {
+        for (let i = 0; i < 20; i += 1)
+          await store.appendToStream(`account-${i % 3}`, [event('Noted', { i })], { expected: 'any' });
+        const first = await store.readAll({ after: null, maxCount: 100, filter });
+        expect(first.events).toHaveLength(20);
+        expect(store.cachedEvents).toBe(20);
+        await new Promise((resolve) => setTimeout(resolve, RETAIN_MS * 2));
+        await store.appendToStream('account-0', [event('Noted', { i: 20 })], { expected: 'any' });
+        const next = await store.readAll({ after: first.last, maxCount: 100, filter });
+        expect(next.events.map((e) => e.data)).toEqual([{ n: 1, i: 20 }]);
+        // Only the event read just now is held.
+        expect(store.cachedEvents).toBe(1);
+        // A reader from the start is behind the window now, and is answered from the database.
+        const again = await store.readAll({ after: null, maxCount: 100, filter });
+        expect(again.events).toHaveLength(21);
       } finally {
         await store.close();
       }

@@ -131,6 +131,11 @@ export interface SqlEventStoreOptions {
    * and one JSON parse of each page instead of each reading the log itself. See `LogWindow`.
    */
   readonly logCacheEvents?: number;
+  /**
+   * How long a window keeps the events it read (default LOG_CACHE_RETAIN_MS_DEFAULT): readers in step with
+   * the log have long passed them, and a reader further behind reads the database itself.
+   */
+  readonly logCacheRetainMs?: number;
   /** Close the SQL client when the store closes (false when the client is shared). */
   readonly ownsClient?: boolean;
   /**
@@ -157,13 +162,19 @@ interface LogWindow {
   from: Position | null;
   to: Position | null;
   readonly events: RecordedEvent[];
+  /** When each of `events` was read (performance.now()). */
+  readonly readAt: number[];
   caughtUp: boolean;
   fetchedAt: number;
   fetching: Promise<void> | null;
+  /** Replaced by a new window of the same filter; its events are no longer counted in the shared cache. */
+  retired: boolean;
 }
 
 /** Default size of each filter's window when the factory turns the cache on. */
 export const LOG_CACHE_EVENTS_DEFAULT = 10_000;
+/** Default of `logCacheRetainMs`. */
+export const LOG_CACHE_RETAIN_MS_DEFAULT = 10_000;
 /** How long a caught-up window answers without a database read (bounds idle polling of many subscribers). */
 const LOG_CACHE_FRESH_MS = 5;
 /** A window not extended for this long is moved to where a reader ahead of it reads. */
@@ -231,7 +242,15 @@ export class SqlEventStore implements EventStore {
   #unlisten: (() => Promise<void>) | null = null;
   readonly #readAllSql = new Map<string, string>();
   readonly #logCacheEvents: number;
+  readonly #logCacheRetainMs: number;
   readonly #windows = new Map<string, LogWindow>();
+  /**
+   * The events the windows hold, by position, with the number of windows holding each. An event matches
+   * several filters (every account event is in the `account-` window and in a process manager's), and a
+   * window that reads one another window already holds keeps that object: the process holds each cached
+   * event once however many filters it matches.
+   */
+  readonly #cached = new Map<Position, { readonly event: RecordedEvent; windows: number }>();
   /** Null when not configured, or once the database said it does not have it (not migrated yet). */
   #appendFunction: string | null;
 
@@ -245,6 +264,8 @@ export class SqlEventStore implements EventStore {
     this.#notify = options.notify ?? false;
     this.#ownsClient = options.ownsClient ?? true;
     this.#logCacheEvents = options.logCacheEvents ?? 0;
+    this.#logCacheRetainMs = options.logCacheRetainMs ?? LOG_CACHE_RETAIN_MS_DEFAULT;
+    if (!(this.#logCacheRetainMs > 0)) throw new RangeError('logCacheRetainMs must be positive');
     const appendFunction = options.appendFunction ?? null;
     if (appendFunction !== null && !QUALIFIED_FUNCTION.test(appendFunction)) {
       throw new RangeError(`appendFunction must be a schema-qualified function name, got ${appendFunction}`);
@@ -531,13 +552,19 @@ export class SqlEventStore implements EventStore {
     if (window === undefined || (after !== null && window.to !== null && after > window.to && idle)) {
       // The first reader of this filter, or one ahead of a window nobody extends any more: the window
       // starts where it reads. (Ahead of a window in use, a reader reads on its own until it is caught up.)
+      if (window !== undefined) {
+        window.retired = true;
+        this.#release(window.events);
+      }
       window = {
         from: after,
         to: after,
         events: [],
+        readAt: [],
         caughtUp: false,
         fetchedAt: Number.NEGATIVE_INFINITY,
         fetching: null,
+        retired: false,
       };
       this.#windows.set(key, window);
     }
@@ -570,14 +597,24 @@ export class SqlEventStore implements EventStore {
         maxCount: Math.min(READ_COUNT_MAX, Math.max(maxCount, LOG_CACHE_PAGE_EVENTS)),
         ...(filter === undefined ? {} : { filter }),
       });
-      window.events.push(...page.events);
+      const now = performance.now();
+      // A retired window's readers still get the page, but the cache no longer counts what it holds.
+      for (const event of page.events) {
+        window.events.push(window.retired ? event : this.#hold(event));
+        window.readAt.push(now);
+      }
       if (page.last !== null) window.to = page.last;
       window.caughtUp = page.caughtUp;
-      window.fetchedAt = performance.now();
-      const excess = window.events.length - this.#logCacheEvents;
+      window.fetchedAt = now;
+      // Beyond the window's size, and whatever was read longer ago than the retention.
+      let excess = Math.max(0, window.events.length - this.#logCacheEvents);
+      const oldest = now - this.#logCacheRetainMs;
+      while (excess < window.readAt.length && (window.readAt[excess] as number) < oldest) excess += 1;
       if (excess > 0) {
         const dropped = window.events.splice(0, excess);
+        window.readAt.splice(0, excess);
         window.from = (dropped.at(-1) as RecordedEvent).position;
+        if (!window.retired) this.#release(dropped);
       }
       if (page.events.length > 0) this.#waker.wake();
     })();
@@ -587,6 +624,32 @@ export class SqlEventStore implements EventStore {
     } finally {
       window.fetching = null;
     }
+  }
+
+  /** The object every window holds for this event (the one given, if no window holds it yet). */
+  #hold(event: RecordedEvent): RecordedEvent {
+    const entry = this.#cached.get(event.position);
+    if (entry === undefined) {
+      this.#cached.set(event.position, { event, windows: 1 });
+      return event;
+    }
+    entry.windows += 1;
+    return entry.event;
+  }
+
+  /** A window dropped these events: forget those no other window holds. */
+  #release(events: readonly RecordedEvent[]): void {
+    for (const event of events) {
+      const entry = this.#cached.get(event.position);
+      if (entry === undefined) continue;
+      entry.windows -= 1;
+      if (entry.windows <= 0) this.#cached.delete(event.position);
+    }
+  }
+
+  /** Distinct events the log cache holds, over all its windows (at most the window size × the filters). */
+  get cachedEvents(): number {
+    return this.#cached.size;
   }
 
   async #readAllFromDatabase(options: ReadAllOptions): Promise<ReadAllPage> {
