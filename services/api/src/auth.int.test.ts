@@ -104,6 +104,8 @@ describe('registration and login', () => {
       },
     });
     expect(weak.statusCode).toBe(422);
+    // The rejection's details reach the client as numbers, not strings.
+    expect(weak.json()).toMatchObject({ code: 'PASSWORD_TOO_SHORT', details: { lengthMin: 12 } });
     const gstin = await api.app.inject({
       method: 'POST',
       url: '/api/v1/auth/register',
