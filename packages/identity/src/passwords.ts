@@ -157,10 +157,33 @@ function parse(stored: string): ParsedHash | null {
 }
 
 let estimator: ZxcvbnFactory | null = null;
+let estimatorUsedAt = 0;
+let estimatorSweep: NodeJS.Timeout | null = null;
+/**
+ * The estimator's ranked dictionaries take about 5.5 MiB of heap; passwords are checked rarely (sign-ups,
+ * changes), so an estimator unused this long is dropped and built again when next needed.
+ */
+export const PASSWORD_ESTIMATOR_IDLE_MS = 60_000;
+
+/** Whether the strength estimator is in memory now. */
+export function passwordEstimatorLoaded(): boolean {
+  return estimator !== null;
+}
 
 /** Built on first use: loading the dictionaries takes ~150 ms. */
 function passwordEstimator(): ZxcvbnFactory {
   estimator ??= new ZxcvbnFactory({ dictionary: { ...dictionary }, graphs: adjacencyGraphs });
+  estimatorUsedAt = performance.now();
+  if (estimatorSweep === null) {
+    // Checks twice per idle period whether it went unused; the timer never keeps the process alive.
+    estimatorSweep = setInterval(() => {
+      if (performance.now() - estimatorUsedAt < PASSWORD_ESTIMATOR_IDLE_MS) return;
+      estimator = null;
+      if (estimatorSweep !== null) clearInterval(estimatorSweep);
+      estimatorSweep = null;
+    }, PASSWORD_ESTIMATOR_IDLE_MS / 2);
+    estimatorSweep.unref();
+  }
   return estimator;
 }
 
