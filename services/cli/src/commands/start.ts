@@ -1,3 +1,4 @@
+import { flushCompileCache } from 'node:module';
 import { parseArgs } from 'node:util';
 import { type RunningServer, startHealthServer, startServer } from '@khata/api';
 import { EslConnector } from '@khata/esl-service';
@@ -82,6 +83,9 @@ is none (printing the credentials once) and prints the URLs of the API, its docu
       context.stdout(`  metrics       ${base}/metrics`);
       context.stdout(`  health        ${base}/health  ${base}/ready`);
       for (const line of announcement) context.stdout(line);
+      // Everything a running Khata loads is loaded now: write Node's compile cache (when it is on) so that
+      // the next start finds it even if this process is killed rather than stopped.
+      flushCompileCache();
       context.stdout('press Ctrl-C to stop');
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
