@@ -758,13 +758,20 @@ export class Projector {
   ): Promise<void> {
     const { db, faults } = this.#options;
     const events = moves.length === 1 ? (moves[0] as ShardMove).events : mergeByPosition(moves);
-    await db.transaction(async (tx) => {
-      if (events.length > 0) await projection.apply(tx, events, { schema });
-      if (faults?.beforeCheckpoint !== undefined) {
-        for (const move of moves) await faults.beforeCheckpoint(projection.name, move.shard, move.events);
-      }
-      await moveCheckpoints(tx, { name: projection.name, generation, owner, next, moves });
-    });
+    // Read models are derived from the log and their checkpoints move in the same transaction: a commit the
+    // database host loses in a crash is projected again, so it need not wait for its WAL flush. The appends,
+    // whose commits do wait, then queue behind fewer flushes (the ESL benchmark showed them waiting on WAL
+    // sync more than on anything else).
+    await db.transaction(
+      async (tx) => {
+        if (events.length > 0) await projection.apply(tx, events, { schema });
+        if (faults?.beforeCheckpoint !== undefined) {
+          for (const move of moves) await faults.beforeCheckpoint(projection.name, move.shard, move.events);
+        }
+        await moveCheckpoints(tx, { name: projection.name, generation, owner, next, moves });
+      },
+      { synchronousCommit: false },
+    );
   }
 
   /**

@@ -1,6 +1,6 @@
 import { createTestDatabase, describeWithService, postgres, type TestDatabase } from '@khata/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createPostgresClient, type SqlClient } from './client.ts';
+import { createPgliteClient, createPostgresClient, type SqlClient } from './client.ts';
 
 describeWithService(postgres(), 'postgres client: connections the server ends', (serverUrl) => {
   let database: TestDatabase;
@@ -68,3 +68,64 @@ describeWithService(postgres(), 'postgres client: connections the server ends', 
     }
   });
 });
+
+describeWithService(postgres(), 'postgres client: transactions', (serverUrl) => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase(serverUrl);
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it('commits a transaction asked not to wait for its WAL flush with synchronous_commit off for it alone', async () => {
+    const client = createPostgresClient({
+      connectionString: database.url,
+      applicationName: 'khata-test',
+      maxConnections: 1,
+    });
+    try {
+      await expectAsyncCommitScopedToItsTransaction(client);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+it('pglite: commits a transaction asked not to wait for its WAL flush with synchronous_commit off for it alone', async () => {
+  const client = await createPgliteClient();
+  try {
+    await expectAsyncCommitScopedToItsTransaction(client);
+  } finally {
+    await client.close();
+  }
+});
+
+async function expectAsyncCommitScopedToItsTransaction(client: SqlClient): Promise<void> {
+  const setting = async (tx: Pick<SqlClient, 'query'>) =>
+    (await tx.query<{ synchronous_commit: string }>('SHOW synchronous_commit'))[0]?.synchronous_commit;
+  await client.query('CREATE TABLE derived (n int)');
+  const inside = await client.transaction(
+    async (tx) => {
+      await tx.query('INSERT INTO derived VALUES (1)');
+      return setting(tx);
+    },
+    { synchronousCommit: false },
+  );
+  expect(inside).toBe('off');
+  // Committed, and the same (only) connection is back to durable commits.
+  expect(await client.query('SELECT n FROM derived')).toEqual([{ n: 1 }]);
+  expect(await client.transaction((tx) => setting(tx))).toBe('on');
+  expect(await setting(client)).toBe('on');
+  // A rollback undoes it as any transaction.
+  await expect(
+    client.transaction(
+      async (tx) => {
+        await tx.query('INSERT INTO derived VALUES (2)');
+        throw new Error('no');
+      },
+      { synchronousCommit: false },
+    ),
+  ).rejects.toThrow('no');
+  expect(await client.query('SELECT n FROM derived')).toEqual([{ n: 1 }]);
+}

@@ -19,10 +19,23 @@ export interface SqlQueryable {
 
 export type SqlDialect = 'postgres' | 'pglite';
 
+export interface TransactionOptions {
+  /**
+   * False: the commit returns without waiting for its WAL to reach the disk (`synchronous_commit = off` for this
+   * transaction only). A crash of the database host may then lose the last few hundred milliseconds of such
+   * commits, whole and never in part, and nothing committed durably after them: for data derived from the
+   * event store, whose position is written in the same transaction, so that what is lost is derived again.
+   * It spares the database a WAL flush per transaction, which the durable commits (appends) would wait behind.
+   */
+  readonly synchronousCommit?: boolean;
+}
+
+const ASYNC_COMMIT = 'SET LOCAL synchronous_commit = off';
+
 export interface SqlClient extends SqlQueryable {
   readonly dialect: SqlDialect;
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
-  transaction<T>(work: (tx: SqlQueryable) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: SqlQueryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
    * Calls `onNotify` for each NOTIFY on `channel` until the returned function is called.
    * PostgreSQL holds one pool connection for it; PGlite delivers notifications in process.
@@ -96,7 +109,7 @@ export function createPostgresClient(options: PostgresClientOptions): SqlClient 
     async exec(script) {
       await pool.query(script);
     },
-    async transaction(work) {
+    async transaction(work, transactionOptions) {
       const connection = await pool.connect();
       // A checked-out connection that the server drops between two statements emits 'error' on the
       // client, not the pool; remember it so the connection is destroyed instead of reused.
@@ -106,7 +119,8 @@ export function createPostgresClient(options: PostgresClientOptions): SqlClient 
       };
       connection.on('error', onError);
       try {
-        await connection.query('BEGIN');
+        // One round trip either way: the simple protocol runs both statements of the string.
+        await connection.query(transactionOptions?.synchronousCommit === false ? `BEGIN; ${ASYNC_COMMIT}` : 'BEGIN');
         const result = await work({
           query: (text, params, queryOptions) => run(connection, text, params, queryOptions?.name),
           async exec(script) {
@@ -240,7 +254,11 @@ export function pgliteClient(db: PGlite): SqlClient {
   return {
     dialect: 'pglite',
     ...queryable(db),
-    transaction: (work) => db.transaction((tx) => work(queryable(tx))),
+    transaction: (work, transactionOptions) =>
+      db.transaction(async (tx) => {
+        if (transactionOptions?.synchronousCommit === false) await tx.query(ASYNC_COMMIT);
+        return work(queryable(tx));
+      }),
     async listen(channel, onNotify) {
       const unlisten = await db.listen(channel, onNotify);
       return () => unlisten();

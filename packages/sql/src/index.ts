@@ -20,6 +20,7 @@ export {
   type SqlClient,
   type SqlDialect,
   type SqlQueryable,
+  type TransactionOptions,
 } from './client.ts';
 export { DataDirectoryInUse, dataDirectoryHolder, lockDataDirectory, lockPath } from './lock.ts';
 export {
