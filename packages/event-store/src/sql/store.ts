@@ -8,6 +8,7 @@ import {
   TransactionIdsBehind,
   WrongExpectedVersion,
 } from '../errors.ts';
+import { matchesFilter } from '../filter.ts';
 import { ANY_APPEND_ATTEMPTS_MAX, APPEND_GROUP_EVENTS_MAX, APPEND_STREAMS_MAX, READ_COUNT_MAX } from '../limits.ts';
 import { pollingSubscription, Waker } from '../subscription.ts';
 import type {
@@ -126,9 +127,10 @@ export interface SqlEventStoreOptions {
   /** Send NOTIFY on every append so subscribers in other processes wake at once instead of polling. */
   readonly notify?: boolean;
   /**
-   * Events of the log's recent tail kept in memory per filter (0: none), so that the many subscribers
-   * of one process (every read-model shard, the process managers, the hot projection) share one read
-   * and one JSON parse of each page instead of each reading the log itself. See `LogWindow`.
+   * Events of the log's recent tail kept in memory (0: none), so that the many subscribers of one process
+   * (every read model, the process managers, the hot projection, the registry and tariff followers), whatever
+   * their filters, share one read and one JSON parse of each page instead of each reading the log itself.
+   * See `LogWindow`.
    */
   readonly logCacheEvents?: number;
   /**
@@ -152,13 +154,18 @@ const FUNCTION_MISSING = new Set(['42883', '3F000']);
 const QUALIFIED_FUNCTION = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/;
 
 /**
- * A window of the global log as one filter sees it: every matching event with `from < position ≤ to`,
- * in log order. Readers whose `after` lies inside it are answered from memory; one reader at its end
- * extends it with one database read that all readers waiting there share. A window whose last read
- * reached the head answers "caught up" without asking the database again for LOG_CACHE_FRESH_MS, unless
- * an append in this process or a NOTIFY says the log moved.
+ * A window of the global log: every event with `from < position ≤ to`, in log order, of the streams some reader
+ * of this process follows (the union of their filters' stream prefixes, or every stream), whatever its type.
+ * Readers whose `after` lies inside it are answered from memory, each through its own filter; one reader
+ * at its end extends it with one database read that all readers waiting there share. A window whose last read
+ * reached the head answers "caught up" without asking the database again for LOG_CACHE_FRESH_MS, unless an
+ * append in this process or a NOTIFY says the log moved; two reads are LOG_CACHE_READ_INTERVAL_MS apart at least.
+ * One window for every filter: when the log moves, the process asks the database once, not once per filter (the
+ * ESL connector's four filters made four reads of every append, most of them finding nothing).
  */
 interface LogWindow {
+  /** The streams it holds: those with one of these prefixes (null: every stream). */
+  readonly prefixes: readonly string[] | null;
   from: Position | null;
   to: Position | null;
   readonly events: RecordedEvent[];
@@ -166,21 +173,61 @@ interface LogWindow {
   readonly readAt: number[];
   caughtUp: boolean;
   fetchedAt: number;
+  /** When its last database read started (performance.now()). */
+  queriedAt: number;
+  /** The log moved (an append here, or a NOTIFY) since that read started. */
+  stale: boolean;
   fetching: Promise<void> | null;
-  /** Replaced by a new window of the same filter; its events are no longer counted in the shared cache. */
-  retired: boolean;
 }
 
-/** Default size of each filter's window when the factory turns the cache on. */
+/** Default size of the window when the factory turns the cache on. */
 export const LOG_CACHE_EVENTS_DEFAULT = 10_000;
 /** Default of `logCacheRetainMs`. */
 export const LOG_CACHE_RETAIN_MS_DEFAULT = 10_000;
 /** How long a caught-up window answers without a database read (bounds idle polling of many subscribers). */
 const LOG_CACHE_FRESH_MS = 5;
+/**
+ * Least time between two reads of the window. Under load every append moves the log (hundreds of times a
+ * second); the reads it prompts within this time are one read, which every waiting reader shares.
+ */
+const LOG_CACHE_READ_INTERVAL_MS = 10;
 /** A window not extended for this long is moved to where a reader ahead of it reads. */
 const LOG_CACHE_IDLE_MS = 1_000;
 /** Events fetched at least per window extension: fewer, larger reads while subscribers are catching up. */
 const LOG_CACHE_PAGE_EVENTS = 1_000;
+
+/**
+ * The stream prefixes a window must hold to serve `filter` as well as what it holds now (`current`; undefined:
+ * no window yet): `current` itself when it already serves the filter, else a new list (null: every stream). Event
+ * types are left to each reader: a window holds every event of its streams.
+ */
+function widened(
+  current: readonly string[] | null | undefined,
+  filter: EventFilter | undefined,
+): readonly string[] | null {
+  const wanted = filter?.streamPrefixes;
+  if (current === null || wanted === undefined) return null;
+  if (current === undefined) return [...wanted];
+  if (wanted.every((prefix) => current.some((held) => prefix.startsWith(held)))) return current;
+  return [...current, ...wanted.filter((prefix) => !current.some((held) => prefix.startsWith(held)))];
+}
+
+/** Up to `maxCount` events after `after` that match `filter`, from events in log order. */
+function selectAfter(
+  events: readonly RecordedEvent[],
+  after: Position | null,
+  maxCount: number,
+  filter: EventFilter | undefined,
+): RecordedEvent[] {
+  const start = firstAfter(events, after);
+  if (filter === undefined) return events.slice(start, start + maxCount);
+  const selected: RecordedEvent[] = [];
+  for (let index = start; index < events.length && selected.length < maxCount; index += 1) {
+    const event = events[index] as RecordedEvent;
+    if (matchesFilter(event, filter)) selected.push(event);
+  }
+  return selected;
+}
 
 /** Index of the first event after `after` (binary search; events are in log order). */
 function firstAfter(events: readonly RecordedEvent[], after: Position | null): number {
@@ -243,14 +290,7 @@ export class SqlEventStore implements EventStore {
   readonly #readAllSql = new Map<string, string>();
   readonly #logCacheEvents: number;
   readonly #logCacheRetainMs: number;
-  readonly #windows = new Map<string, LogWindow>();
-  /**
-   * The events the windows hold, by position, with the number of windows holding each. An event matches
-   * several filters (every account event is in the `account-` window and in a process manager's), and a
-   * window that reads one another window already holds keeps that object: the process holds each cached
-   * event once however many filters it matches.
-   */
-  readonly #cached = new Map<Position, { readonly event: RecordedEvent; windows: number }>();
+  #window: LogWindow | null = null;
   /** Null when not configured, or once the database said it does not have it (not migrated yet). */
   #appendFunction: string | null;
 
@@ -275,7 +315,7 @@ export class SqlEventStore implements EventStore {
 
   /** The log moved (an append here, or a NOTIFY): caught-up windows must ask the database again. */
   #logMoved(): void {
-    for (const window of this.#windows.values()) window.fetchedAt = Number.NEGATIVE_INFINITY;
+    if (this.#window !== null) this.#window.stale = true;
     this.#waker.wake();
   }
 
@@ -546,61 +586,64 @@ export class SqlEventStore implements EventStore {
     if (this.#logCacheEvents === 0) return this.#readAllFromDatabase(options);
     const maxCount = validateReadCount(options.maxCount, options.maxCount, READ_COUNT_MAX);
     const after = options.after ?? null;
-    const key = JSON.stringify(options.filter ?? null);
-    let window = this.#windows.get(key);
-    const idle = window !== undefined && performance.now() - window.fetchedAt > LOG_CACHE_IDLE_MS;
-    if (window === undefined || (after !== null && window.to !== null && after > window.to && idle)) {
-      // The first reader of this filter, or one ahead of a window nobody extends any more: the window
-      // starts where it reads. (Ahead of a window in use, a reader reads on its own until it is caught up.)
-      if (window !== undefined) {
-        window.retired = true;
-        this.#release(window.events);
-      }
+    const filter = options.filter;
+    let window = this.#window;
+    const idle = window !== null && performance.now() - window.fetchedAt > LOG_CACHE_IDLE_MS;
+    const prefixes = widened(window?.prefixes, filter);
+    if (
+      window === null ||
+      prefixes !== window.prefixes ||
+      (after !== null && window.to !== null && after > window.to && idle)
+    ) {
+      // The first reader, one whose streams the window does not hold (the window takes them in from here on),
+      // or one ahead of a window nobody extends any more: the window starts where it reads. (Ahead of a window
+      // in use, a reader reads on its own until it is caught up.)
       window = {
+        prefixes,
         from: after,
         to: after,
         events: [],
         readAt: [],
         caughtUp: false,
         fetchedAt: Number.NEGATIVE_INFINITY,
+        queriedAt: Number.NEGATIVE_INFINITY,
+        stale: false,
         fetching: null,
-        retired: false,
       };
-      this.#windows.set(key, window);
+      this.#window = window;
     }
-    const fresh = (): boolean => window.caughtUp && performance.now() - window.fetchedAt < LOG_CACHE_FRESH_MS;
+    const fresh = (): boolean =>
+      window.caughtUp && !window.stale && performance.now() - window.fetchedAt < LOG_CACHE_FRESH_MS;
     for (let extensions = 0; ; extensions += 1) {
       // A reader outside the window (a shard resuming from an old checkpoint) reads on its own.
       if (!covers(window, after)) return this.#readAllFromDatabase(options);
-      const start = firstAfter(window.events, after);
-      const events = window.events.slice(start, start + maxCount);
+      const events = selectAfter(window.events, after, maxCount, filter);
       const last = events.at(-1);
       if (events.length === maxCount && last !== undefined) return { events, last: last.position, caughtUp: false };
       if (fresh() || extensions >= 1) {
-        // Everything the window holds after `after`, up to how far it was read.
-        return {
-          events,
-          last: window.to ?? after,
-          caughtUp: window.caughtUp && start + events.length === window.events.length,
-        };
+        // Every matching event the window holds after `after`, up to how far it was read.
+        return { events, last: window.to ?? after, caughtUp: window.caughtUp };
       }
-      await this.#extend(window, options.filter, maxCount);
+      await this.#extend(window, maxCount);
     }
   }
 
   /** Reads the log after the window's end into it (one read shared by every reader waiting for it). */
-  async #extend(window: LogWindow, filter: EventFilter | undefined, maxCount: number): Promise<void> {
+  async #extend(window: LogWindow, maxCount: number): Promise<void> {
     if (window.fetching !== null) return window.fetching;
     const fetching = (async () => {
+      const wait = LOG_CACHE_READ_INTERVAL_MS - (performance.now() - window.queriedAt);
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      window.queriedAt = performance.now();
+      window.stale = false;
       const page = await this.#readAllFromDatabase({
         after: window.to,
         maxCount: Math.min(READ_COUNT_MAX, Math.max(maxCount, LOG_CACHE_PAGE_EVENTS)),
-        ...(filter === undefined ? {} : { filter }),
+        ...(window.prefixes === null ? {} : { filter: { streamPrefixes: window.prefixes } }),
       });
       const now = performance.now();
-      // A retired window's readers still get the page, but the cache no longer counts what it holds.
       for (const event of page.events) {
-        window.events.push(window.retired ? event : this.#hold(event));
+        window.events.push(event);
         window.readAt.push(now);
       }
       if (page.last !== null) window.to = page.last;
@@ -614,7 +657,6 @@ export class SqlEventStore implements EventStore {
         const dropped = window.events.splice(0, excess);
         window.readAt.splice(0, excess);
         window.from = (dropped.at(-1) as RecordedEvent).position;
-        if (!window.retired) this.#release(dropped);
       }
       if (page.events.length > 0) this.#waker.wake();
     })();
@@ -626,30 +668,9 @@ export class SqlEventStore implements EventStore {
     }
   }
 
-  /** The object every window holds for this event (the one given, if no window holds it yet). */
-  #hold(event: RecordedEvent): RecordedEvent {
-    const entry = this.#cached.get(event.position);
-    if (entry === undefined) {
-      this.#cached.set(event.position, { event, windows: 1 });
-      return event;
-    }
-    entry.windows += 1;
-    return entry.event;
-  }
-
-  /** A window dropped these events: forget those no other window holds. */
-  #release(events: readonly RecordedEvent[]): void {
-    for (const event of events) {
-      const entry = this.#cached.get(event.position);
-      if (entry === undefined) continue;
-      entry.windows -= 1;
-      if (entry.windows <= 0) this.#cached.delete(event.position);
-    }
-  }
-
-  /** Distinct events the log cache holds, over all its windows (at most the window size × the filters). */
+  /** Events the log cache holds (at most `logCacheEvents`). */
   get cachedEvents(): number {
-    return this.#cached.size;
+    return this.#window?.events.length ?? 0;
   }
 
   async #readAllFromDatabase(options: ReadAllOptions): Promise<ReadAllPage> {
