@@ -6,24 +6,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type AccountState, stateToJson } from '@khata/domain';
-import { MemoryEventStore } from '@khata/event-store';
-import { Ledger, MemoryCommandLog, MemorySnapshotStore } from '@khata/ledger';
-import { catalogRules } from '@khata/ledger/testing';
+import type { MemoryEventStore } from '@khata/event-store';
+import type { Ledger } from '@khata/ledger';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HotProjector, loaderFrom } from './projector.ts';
 import { type HotAccount, MemoryHotStore } from './store.ts';
-
-const NOW = Date.parse('2026-11-02T04:30:00.000Z');
-const META = { actor: 'user:test' };
-const WAIT_MS_MAX = 10_000;
-
-async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = performance.now() + WAIT_MS_MAX;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+import { ledgerWithAccount, until } from './test-support.ts';
 
 describe('hot projector sharing the ledger writer’s states', () => {
   const cleanups: (() => Promise<void>)[] = [];
@@ -32,26 +20,7 @@ describe('hot projector sharing the ledger writer’s states', () => {
   });
 
   async function setUp(held: (ledger: Ledger) => (accountId: string) => HotAccount | undefined) {
-    const store = new MemoryEventStore();
-    const ledger = new Ledger({
-      store,
-      commandLog: new MemoryCommandLog(),
-      snapshots: new MemorySnapshotStore(),
-      rules: catalogRules,
-      clock: () => new Date(NOW),
-    });
-    const accountId = randomUUID();
-    const run = async (type: string, fields: object) => {
-      const outcome = await ledger.execute({ type, commandId: randomUUID(), accountId, ...fields }, META);
-      if (outcome.status !== 'accepted') throw new Error(`${type}: ${outcome.rejection.code}`);
-    };
-    await run('OpenAccount', {
-      legalName: 'Acme',
-      contact: { name: 'Asha', email: 'a@acme.example', phone: '+91 98450 00000' },
-      billingAddress: { line1: '1 MG Road', city: 'Bengaluru', stateCode: '29', postalCode: '560001', country: 'IN' },
-      billingMode: 'prepaid',
-    });
-    await run('TopUpWallet', { amount: '2360.00' });
+    const { store, ledger, accountId, run, now } = await ledgerWithAccount('2360.00');
     const hot = new MemoryHotStore();
     const projector = new HotProjector({
       store,
@@ -63,7 +32,7 @@ describe('hot projector sharing the ledger writer’s states', () => {
     });
     cleanups.push(() => projector.stop());
     await projector.start();
-    return { store, ledger, accountId, run, hot };
+    return { store, ledger, accountId, run, hot, now };
   }
 
   /** The account folded from its stream alone, as an auditor would. */
@@ -72,9 +41,9 @@ describe('hot projector sharing the ledger writer’s states', () => {
   }
 
   it('stores the writer’s own state object when the batch ends at the writer’s version, equal to a fold', async () => {
-    const { store, ledger, accountId, run, hot } = await setUp((ledger) => (id) => ledger.writer.held(id));
+    const { store, ledger, accountId, run, hot, now } = await setUp((ledger) => (id) => ledger.writer.held(id));
     await run('Subscribe', { planId: 'professional', cycle: 'monthly' });
-    await run('StartCall', { callId: randomUUID(), destination: '+919845012345', at: new Date(NOW).toISOString() });
+    await run('StartCall', { callId: randomUUID(), destination: '+919845012345', at: now.toISOString() });
     await run('TopUpWallet', { amount: '118.00' });
     const writers = ledger.writer.held(accountId);
     if (writers === undefined) throw new Error('the writer holds no state for the account');

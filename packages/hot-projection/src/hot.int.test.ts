@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createAccountDecider, evolve, initialState, isRejection, upcastAccountEvent } from '@khata/domain';
 import { type EventStore, MemoryEventStore } from '@khata/event-store';
-import { Ledger, MemoryCommandLog, MemorySnapshotStore } from '@khata/ledger';
 import { catalogRules } from '@khata/ledger/testing';
 import { describeWithService, redis as redisService } from '@khata/testing';
 import { Redis } from 'ioredis';
@@ -9,36 +8,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type AuthorizationDecision, CallAuthorizer } from './authorizer.ts';
 import { HotProjector, loaderFrom } from './projector.ts';
 import { type HotStore, MemoryHotStore, RedisHotStore } from './store.ts';
+import { ledgerWithAccount } from './test-support.ts';
 
 const NOW = Date.parse('2026-11-02T04:30:00.000Z');
-const META = { actor: 'user:test' };
 const INDIA = '+919845012345';
 const decider = createAccountDecider(catalogRules);
-
-async function ledgerWithAccount(store: EventStore, topUp: string) {
-  const ledger = new Ledger({
-    store,
-    commandLog: new MemoryCommandLog(),
-    snapshots: new MemorySnapshotStore(),
-    rules: catalogRules,
-    clock: () => new Date(NOW),
-  });
-  const accountId = randomUUID();
-  const run = async (type: string, fields: object) => {
-    const outcome = await ledger.execute({ type, commandId: randomUUID(), accountId, ...fields }, META);
-    if (outcome.status !== 'accepted') throw new Error(`${type}: ${outcome.rejection.code}`);
-    return outcome;
-  };
-  await run('OpenAccount', {
-    legalName: 'Acme',
-    contact: { name: 'Asha', email: 'a@acme.example', phone: '+91 98450 00000' },
-    billingAddress: { line1: '1 MG Road', city: 'Bengaluru', stateCode: '29', postalCode: '560001', country: 'IN' },
-    billingMode: 'prepaid',
-  });
-  await run('TopUpWallet', { amount: topUp });
-  await run('Subscribe', { planId: 'starter', cycle: 'monthly' });
-  return { ledger, accountId, run };
-}
 
 /** What the authority decides for a call on the account's state at `version`. */
 async function authoritative(
@@ -86,7 +60,7 @@ function hotSuite(
       const store = new MemoryEventStore();
       const { hot, flush, close } = await makeHot();
       cleanups.push(close);
-      const { ledger, accountId, run } = await ledgerWithAccount(store, topUp);
+      const { ledger, accountId, run } = await ledgerWithAccount(topUp, { store, planId: 'starter' });
       const loadAccount = loaderFrom(async (id) => {
         const loaded = await ledger.load(id);
         return { version: loaded.version, state: loaded.state };

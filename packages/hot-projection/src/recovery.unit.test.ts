@@ -3,18 +3,12 @@
  * failed batch until the store is back, and then hold exactly the authority's state — including the batch
  * whose write failed half way, which it must not skip because it had already evolved it in memory.
  */
-import { randomUUID } from 'node:crypto';
-import { MemoryEventStore } from '@khata/event-store';
-import { Ledger, MemoryCommandLog, MemorySnapshotStore } from '@khata/ledger';
-import { catalogRules } from '@khata/ledger/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HotProjector, loaderFrom } from './projector.ts';
 import { type HotAccount, type HotApplyResult, type HotStore, type HotUpdate, MemoryHotStore } from './store.ts';
+import { ledgerWithAccount, until } from './test-support.ts';
 
-const NOW = Date.parse('2026-11-02T04:30:00.000Z');
-const META = { actor: 'user:test' };
 const FAST_RETRY = { min: 5, max: 20 };
-const WAIT_MS_MAX = 10_000;
 
 /** A hot store that can be taken down: while down, every call fails as a lost Redis connection would. */
 class FlakyHotStore implements HotStore {
@@ -49,14 +43,6 @@ class FlakyHotStore implements HotStore {
   }
 }
 
-async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = performance.now() + WAIT_MS_MAX;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 describe('hot projector through a store outage', () => {
   const cleanups: (() => Promise<void>)[] = [];
   afterEach(async () => {
@@ -64,26 +50,7 @@ describe('hot projector through a store outage', () => {
   });
 
   async function setUp() {
-    const store = new MemoryEventStore();
-    const ledger = new Ledger({
-      store,
-      commandLog: new MemoryCommandLog(),
-      snapshots: new MemorySnapshotStore(),
-      rules: catalogRules,
-      clock: () => new Date(NOW),
-    });
-    const accountId = randomUUID();
-    const run = async (type: string, fields: object) => {
-      const outcome = await ledger.execute({ type, commandId: randomUUID(), accountId, ...fields }, META);
-      if (outcome.status !== 'accepted') throw new Error(`${type}: ${outcome.rejection.code}`);
-    };
-    await run('OpenAccount', {
-      legalName: 'Acme',
-      contact: { name: 'Asha', email: 'a@acme.example', phone: '+91 98450 00000' },
-      billingAddress: { line1: '1 MG Road', city: 'Bengaluru', stateCode: '29', postalCode: '560001', country: 'IN' },
-      billingMode: 'prepaid',
-    });
-    await run('TopUpWallet', { amount: '590.00' });
+    const { store, ledger, accountId, run } = await ledgerWithAccount('590.00');
     const hot = new FlakyHotStore();
     const projector = new HotProjector({
       store,
