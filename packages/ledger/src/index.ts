@@ -21,7 +21,14 @@ export {
 } from './account-writer.ts';
 export { type ChainBreak, type ChainReport, chainHash, GENESIS_HASH, verifyStream } from './chain.ts';
 export { GroupCommit, type GroupCommitOptions } from './group-commit.ts';
-export { accountIdOf, accountStream, eventIdFor, KHATA_NAMESPACE } from './ids.ts';
+export {
+  accountIdOf,
+  accountStream,
+  eventIdFor,
+  KHATA_NAMESPACE,
+  nameBasedId,
+  uuidNamespace,
+} from './ids.ts';
 export { InvalidCommand, LEDGER_BATCH_COMMANDS_MAX, Ledger, type LedgerOptions } from './ledger.ts';
 export type { AcceptedEvent, CommandOutcome } from './outcome.ts';
 export { APPEND_AND_LOG_FUNCTION, ledgerMigrations } from './schema.ts';

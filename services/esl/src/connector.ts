@@ -46,10 +46,9 @@ import {
   parkedCallFromEvent,
 } from '@khata/esl';
 import type { FollowLogOptions, LogFollower, Position, SubscriptionBatch } from '@khata/event-store';
-import type { CommandOutcome, Ledger } from '@khata/ledger';
+import { type CommandOutcome, type Ledger, nameBasedId, uuidNamespace } from '@khata/ledger';
 import { isStoreUnavailable, type Khata, type KhataLog } from '@khata/runtime';
 import type { Registry } from 'prom-client';
-import { v5 as uuidV5 } from 'uuid';
 import { isDialledNumber, type PayingAccount, payingAccount, TollFreeHolders } from './accounts.ts';
 import { cdrForRating, notBillableBecause, recordCdr } from './cdr-inbox.ts';
 import { type AuthorizationOutcome, type ConnectorMetrics, connectorMetrics } from './metrics.ts';
@@ -104,7 +103,7 @@ export const OVERLOADED_HANGUP_CAUSE = 'SWITCH_CONGESTION';
 export const FAILURE_HANGUP_CAUSE = 'NORMAL_TEMPORARY_FAILURE';
 
 /** Fixed forever: changing it would change the command ids of calls in progress and defeat deduplication. */
-const CONNECTOR_NAMESPACE = '8e3c1f52-7d4a-5b6e-9f0a-1b2c3d4e5f60';
+const CONNECTOR_NAMESPACE = uuidNamespace('8e3c1f52-7d4a-5b6e-9f0a-1b2c3d4e5f60');
 const MICROSECONDS_PER_MILLISECOND = 1_000;
 const MILLISECONDS_PER_SECOND = 1_000;
 
@@ -586,7 +585,7 @@ export class NodeConnector {
     const outcome = await this.#ledger.execute(
       {
         type: 'StartCall',
-        commandId: uuidV5(`start-call/${accountId}/${call.callId}`, CONNECTOR_NAMESPACE),
+        commandId: nameBasedId(`start-call/${accountId}/${call.callId}`, CONNECTOR_NAMESPACE),
         accountId,
         callId: call.callId,
         destination: call.dialledNumber,
@@ -733,7 +732,7 @@ export class NodeConnector {
       const outcome = await this.#ledger.execute(
         {
           type: 'ReleaseReservation',
-          commandId: uuidV5(`release/${call.accountId}/${call.callId}`, CONNECTOR_NAMESPACE),
+          commandId: nameBasedId(`release/${call.accountId}/${call.callId}`, CONNECTOR_NAMESPACE),
           accountId: call.accountId,
           callId: call.callId,
           reason: reason.slice(0, 500),
@@ -772,7 +771,7 @@ export class NodeConnector {
     const outcome = await this.#ledger.execute(
       {
         type: 'ExtendReservation',
-        commandId: uuidV5(`extend/${call.accountId}/${callId}/${causeEventId}`, CONNECTOR_NAMESPACE),
+        commandId: nameBasedId(`extend/${call.accountId}/${callId}/${causeEventId}`, CONNECTOR_NAMESPACE),
         accountId: call.accountId,
         callId,
       },
@@ -863,7 +862,7 @@ export class NodeConnector {
       const outcome = await this.#ledger.execute(
         {
           type: 'RateCdr',
-          commandId: uuidV5(`rate-cdr/${account.accountId}/${cdr.callId}`, CONNECTOR_NAMESPACE),
+          commandId: nameBasedId(`rate-cdr/${account.accountId}/${cdr.callId}`, CONNECTOR_NAMESPACE),
           accountId: account.accountId,
           cdr: cdrForRating(cdr),
         },

@@ -1,4 +1,4 @@
-import type { CommandOutcome } from '@khata/ledger';
+import { type CommandOutcome, nameBasedId, uuidNamespace } from '@khata/ledger';
 import { isStoreUnavailable } from '@khata/runtime';
 import {
   AuthorizationResponse,
@@ -10,11 +10,10 @@ import {
 } from '@khata/schemas/api';
 import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
-import { v5 as uuidV5 } from 'uuid';
 import { ApiProblem, notFound } from '../problems.ts';
 import { commandResult, runCommand } from './command.ts';
 
-const CALL_NAMESPACE = '4a1b2c3d-5e6f-5a7b-8c9d-0e1f2a3b4c5d';
+const CALL_NAMESPACE = uuidNamespace('4a1b2c3d-5e6f-5a7b-8c9d-0e1f2a3b4c5d');
 /** The reason of a call let through by the fail-open policy while the ledger cannot be written. */
 export const LEDGER_UNAVAILABLE = 'LEDGER_UNAVAILABLE';
 /**
@@ -73,7 +72,7 @@ export async function callRoutes(app: FastifyInstance): Promise<void> {
           // One command per call: a repeated authorization of the same call gets the first answer.
           {
             type: 'StartCall',
-            commandId: uuidV5(`start-call/${accountId}/${body.callId}`, CALL_NAMESPACE),
+            commandId: nameBasedId(`start-call/${accountId}/${body.callId}`, CALL_NAMESPACE),
             accountId,
             callId: body.callId,
             destination: body.destination,

@@ -1,12 +1,11 @@
-import type { CommandOutcome } from '@khata/ledger';
+import { type CommandOutcome, nameBasedId, uuidNamespace } from '@khata/ledger';
 import { CDR_BATCH_ITEMS_MAX, CdrBatchBody, CdrBatchResult } from '@khata/schemas/api';
 import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
-import { v5 as uuidV5 } from 'uuid';
 import { requirePrincipal } from '../access.ts';
 
 /** Command ids of batch-rated CDRs: one per account, call and leg, whoever posts it and however often. */
-const CDR_COMMAND_NAMESPACE = '6f1d2a3b-7c4e-5d8f-9a0b-1c2d3e4f5a6b';
+const CDR_COMMAND_NAMESPACE = uuidNamespace('6f1d2a3b-7c4e-5d8f-9a0b-1c2d3e4f5a6b');
 /**
  * Bytes of a batch body. A CDR is at most about 500 bytes as JSON (its fields are bounded), so the
  * largest batch fits with room to spare; anything bigger is refused with 413 before it is parsed.
@@ -25,7 +24,7 @@ const problems = {
 
 /** The command id a CDR is rated under, so that a CDR posted again (in any batch) is charged once. */
 export function cdrCommandId(accountId: string, callId: string, leg: 'A' | 'B'): string {
-  return uuidV5(`rate-cdr/${accountId.toLowerCase()}/${callId}/${leg}`, CDR_COMMAND_NAMESPACE);
+  return nameBasedId(`rate-cdr/${accountId.toLowerCase()}/${callId}/${leg}`, CDR_COMMAND_NAMESPACE);
 }
 
 function costOf(outcome: Extract<CommandOutcome, { status: 'accepted' }>): string | null {
