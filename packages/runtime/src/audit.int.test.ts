@@ -101,6 +101,11 @@ describe('audit verification', () => {
                   { type: 'AdjustWallet', commandId: randomUUID(), accountId, amount: '1.00', reason: 'goodwill' },
                   { actor: 'user:test' },
                 );
+                // The read models have it before the verifier compares them, so that it must notice they moved on
+                // (without this wait they might still be at the replayed version, and the test would pass
+                // without comparing again).
+                const head = await khata.eventStore.headPosition();
+                if (head !== null) await khata.projector.waitFor(head);
               }
               return page;
             },
