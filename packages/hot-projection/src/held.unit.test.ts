@@ -9,9 +9,9 @@ import { type AccountState, stateToJson } from '@khata/domain';
 import type { MemoryEventStore } from '@khata/event-store';
 import type { Ledger } from '@khata/ledger';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HotProjector, loaderFrom } from './projector.ts';
+import { loaderFrom } from './projector.ts';
 import { type HotAccount, MemoryHotStore } from './store.ts';
-import { ledgerWithAccount, until } from './test-support.ts';
+import { ledgerWithAccount, startedProjector, until } from './test-support.ts';
 
 describe('hot projector sharing the ledger writer’s states', () => {
   const cleanups: (() => Promise<void>)[] = [];
@@ -22,16 +22,8 @@ describe('hot projector sharing the ledger writer’s states', () => {
   async function setUp(held: (ledger: Ledger) => (accountId: string) => HotAccount | undefined) {
     const { store, ledger, accountId, run, now } = await ledgerWithAccount('2360.00');
     const hot = new MemoryHotStore();
-    const projector = new HotProjector({
-      store,
-      hot,
-      loadAccount: loaderFrom(async () => null, store),
-      loadAll: async () => [],
-      coldStartPosition: async () => null,
-      held: held(ledger),
-    });
+    const projector = await startedProjector(store, hot, { held: held(ledger) });
     cleanups.push(() => projector.stop());
-    await projector.start();
     return { store, ledger, accountId, run, hot, now };
   }
 

@@ -4,9 +4,8 @@
  * whose write failed half way, which it must not skip because it had already evolved it in memory.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { HotProjector, loaderFrom } from './projector.ts';
 import { type HotAccount, type HotApplyResult, type HotStore, type HotUpdate, MemoryHotStore } from './store.ts';
-import { ledgerWithAccount, until } from './test-support.ts';
+import { ledgerWithAccount, startedProjector, until } from './test-support.ts';
 
 const FAST_RETRY = { min: 5, max: 20 };
 
@@ -52,16 +51,8 @@ describe('hot projector through a store outage', () => {
   async function setUp() {
     const { store, ledger, accountId, run } = await ledgerWithAccount('590.00');
     const hot = new FlakyHotStore();
-    const projector = new HotProjector({
-      store,
-      hot,
-      loadAccount: loaderFrom(async () => null, store),
-      loadAll: async () => [],
-      coldStartPosition: async () => null,
-      retryDelayMilliseconds: FAST_RETRY,
-    });
+    const projector = await startedProjector(store, hot, { retryDelayMilliseconds: FAST_RETRY });
     cleanups.push(() => projector.stop());
-    await projector.start();
     const matchesLedger = async () => {
       if (hot.down) return false;
       const [held, authority] = await Promise.all([hot.get(accountId), ledger.load(accountId)]);

@@ -1,11 +1,13 @@
 /**
- * Helpers for the hot projector's unit tests: a ledger over an in-memory event store with one prepaid account
- * opened and topped up, and a bounded wait for a condition.
+ * Helpers for the hot projector's tests: a ledger over an in-memory event store with one prepaid account opened
+ * and topped up, a started projector, and a bounded wait for a condition.
  */
 import { randomUUID } from 'node:crypto';
 import { type EventStore, MemoryEventStore } from '@khata/event-store';
 import { Ledger, MemoryCommandLog, MemorySnapshotStore } from '@khata/ledger';
 import { catalogRules } from '@khata/ledger/testing';
+import { HotProjector, type HotProjectorOptions, loaderFrom } from './projector.ts';
+import type { HotStore } from './store.ts';
 
 const NOW = Date.parse('2026-11-02T04:30:00.000Z');
 const META = { actor: 'user:test' };
@@ -50,4 +52,25 @@ export async function ledgerWithAccount<Store extends EventStore = MemoryEventSt
   await run('TopUpWallet', { amount: topUp });
   if (options.planId !== undefined) await run('Subscribe', { planId: options.planId, cycle: 'monthly' });
   return { store, ledger, accountId, run, now: new Date(NOW) };
+}
+
+/**
+ * A hot projector over `store` into `hot`, started, with no read model behind it (accounts are loaded from their
+ * streams); `options` adds to or overrides that. The caller stops it.
+ */
+export async function startedProjector(
+  store: EventStore,
+  hot: HotStore,
+  options: Partial<HotProjectorOptions> = {},
+): Promise<HotProjector> {
+  const projector = new HotProjector({
+    store,
+    hot,
+    loadAccount: loaderFrom(async () => null, store),
+    loadAll: async () => [],
+    coldStartPosition: async () => null,
+    ...options,
+  });
+  await projector.start();
+  return projector;
 }
