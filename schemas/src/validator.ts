@@ -21,9 +21,10 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 
 /**
  * One Ajv instance for every schema Khata owns: strict mode (unknown keywords are schema bugs), all
- * errors reported, `format` checked. Schemas reference each other by `$id`.
+ * errors reported, `format` checked, `discriminator` on a `oneOf` dispatching on its tag property. Schemas
+ * reference each other by `$id`.
  */
-const ajv = addFormats(new Ajv2020({ strict: true, allErrors: true, allowUnionTypes: true }));
+const ajv = addFormats(new Ajv2020({ strict: true, allErrors: true, allowUnionTypes: true, discriminator: true }));
 
 export function addSchema(schema: object): void {
   const id = (schema as { $id?: unknown }).$id;
@@ -37,12 +38,28 @@ export function createValidator<T>(schema: object): Validator<T> {
   const compiled = (typeof id === 'string' ? ajv.getSchema(id) : undefined) ?? ajv.compile(schema);
   return (value) => {
     if (compiled(value)) return { ok: true, value: value as T };
-    return { ok: false, issues: (compiled.errors ?? []).map(toIssue) };
+    return { ok: false, issues: toIssues(compiled.errors ?? []) };
   };
+}
+
+function toIssues(errors: readonly ErrorObject[]): SchemaIssue[] {
+  const issues: SchemaIssue[] = [];
+  for (const error of errors) {
+    // A discriminated oneOf without its tag: `required` reports the missing property already.
+    if (error.keyword === 'discriminator' && (error.params as { tagValue?: unknown }).tagValue === undefined) continue;
+    issues.push(toIssue(error));
+  }
+  return issues;
 }
 
 function toIssue(error: ErrorObject): SchemaIssue {
   const params = error.params as Record<string, unknown>;
+  if (error.keyword === 'discriminator') {
+    const path = `${error.instancePath}/${String(params.tag)}`;
+    return params.error === 'mapping'
+      ? { path, message: `${JSON.stringify(params.tagValue)} is not one of the kinds this schema accepts` }
+      : { path, message: 'must be a string' };
+  }
   if (error.keyword === 'required') {
     return { path: `${error.instancePath}/${String(params.missingProperty)}`, message: 'is required' };
   }

@@ -32,4 +32,33 @@ describe('schema validator', () => {
     );
     expect(describeIssues(result.issues)).toContain('/name: is required');
   });
+
+  it('checks a discriminated oneOf against the branch its tag names only, and names an unknown tag', () => {
+    const shape = (kind: string, field: string) => ({
+      $id: `https://khata.dev/schemas/test-${kind}.json`,
+      type: 'object',
+      additionalProperties: false,
+      required: ['kind', field],
+      properties: { kind: { const: kind }, [field]: { type: 'integer' } },
+    });
+    const validateEither = createValidator({
+      $id: 'https://khata.dev/schemas/test-either.json',
+      type: 'object',
+      properties: { kind: { type: 'string' } },
+      required: ['kind'],
+      discriminator: { propertyName: 'kind' },
+      oneOf: [shape('a', 'count'), shape('b', 'size')],
+    });
+    expect(validateEither({ kind: 'b', size: 2 }).ok).toBe(true);
+    // Only branch `b` is reported: nothing about `count`, which belongs to `a`.
+    expect(validateEither({ kind: 'b', size: 'x' })).toEqual({
+      ok: false,
+      issues: [{ path: '/size', message: 'must be integer' }],
+    });
+    expect(validateEither({ kind: 'c' })).toEqual({
+      ok: false,
+      issues: [{ path: '/kind', message: '"c" is not one of the kinds this schema accepts' }],
+    });
+    expect(validateEither({ size: 2 })).toEqual({ ok: false, issues: [{ path: '/kind', message: 'is required' }] });
+  });
 });

@@ -217,9 +217,21 @@ export const accountCommandSchemas = [
   CloseAccount,
 ] as const;
 
-export const AccountCommand = Type.Union([...accountCommandSchemas], {
+const anyAccountCommand = Type.Union([...accountCommandSchemas]);
+
+/**
+ * Any account command, told apart by `type` (a JSON Schema `oneOf` with an OpenAPI `discriminator`): a
+ * validator looks at `type` and checks the one command it names, instead of trying every command in turn,
+ * and an invalid command is reported against its own schema only.
+ */
+export const AccountCommand = Type.Unsafe<Static<typeof anyAccountCommand>>({
   $id: 'https://khata.dev/schemas/commands/AccountCommand.json',
   title: 'AccountCommand',
+  type: 'object',
+  properties: { type: { type: 'string' } },
+  required: ['type'],
+  discriminator: { propertyName: 'type' },
+  oneOf: [...accountCommandSchemas],
 });
 
 export type AccountCommand = Static<typeof AccountCommand>;
