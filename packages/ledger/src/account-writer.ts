@@ -24,7 +24,7 @@ import { type AccountCommand, CURRENT_EVENT_VERSION } from '@khata/schemas';
 import { type ChainedMetadata, chainHash, GENESIS_HASH } from './chain.ts';
 import { GroupCommit } from './group-commit.ts';
 import { accountStream, eventIdFor } from './ids.ts';
-import type { AcceptedEvent, CommandOutcome } from './outcome.ts';
+import { type AcceptedEvent, type CommandOutcome, type LoggedOutcome, toLogged } from './outcome.ts';
 import type { CommandLog, SnapshotStore } from './stores.ts';
 
 /** Who issued a command and why, recorded in each event's metadata. */
@@ -113,8 +113,8 @@ export class AccountWriter {
     Pick<AccountWriterOptions, 'onAppended'>;
   readonly #queues = new Map<string, Queue>();
   readonly #cache = new Map<string, LoadedAccount>();
-  readonly #logReads: GroupCommit<readonly string[], ReadonlyMap<string, CommandOutcome>> | null;
-  readonly #logWrites: GroupCommit<readonly CommandOutcome[], null> | null;
+  readonly #logReads: GroupCommit<readonly string[], ReadonlyMap<string, LoggedOutcome>> | null;
+  readonly #logWrites: GroupCommit<readonly LoggedOutcome[], null> | null;
   readonly #appends: GroupCommit<StreamAppend, StreamAppendOutcome> | null;
   #coldLoads = 0;
   readonly #coldWaiting: (() => void)[] = [];
@@ -216,14 +216,52 @@ export class AccountWriter {
     }
   }
 
-  #logged(commandIds: readonly string[]): Promise<ReadonlyMap<string, CommandOutcome>> {
-    return this.#logReads === null ? this.#options.commandLog.getMany(commandIds) : this.#logReads.submit(commandIds);
+  async #logged(commandIds: readonly string[]): Promise<ReadonlyMap<string, CommandOutcome>> {
+    const logged = await (this.#logReads === null
+      ? this.#options.commandLog.getMany(commandIds)
+      : this.#logReads.submit(commandIds));
+    const outcomes = new Map<string, CommandOutcome>();
+    await Promise.all(
+      commandIds.map(async (commandId) => {
+        const entry = logged.get(commandId);
+        if (entry !== undefined) outcomes.set(commandId, await this.#withEventData(entry));
+      }),
+    );
+    return outcomes;
+  }
+
+  /** A logged outcome as it was answered first: its events' data read back from the stream. */
+  async #withEventData(entry: LoggedOutcome): Promise<CommandOutcome> {
+    if (entry.status === 'rejected') return entry;
+    const [first] = entry.events;
+    if (first === undefined || entry.events.every((event) => event.data !== undefined)) {
+      return entry as CommandOutcome;
+    }
+    // A command's events are consecutive in its stream: they were appended together.
+    const { events } = await this.#options.store.readStream(entry.streamId, {
+      fromVersion: BigInt(first.version),
+      maxCount: entry.events.length,
+    });
+    const stored = new Map(events.map((event) => [event.eventId, event]));
+    return {
+      ...entry,
+      events: entry.events.map((event) => {
+        const found = stored.get(event.eventId);
+        if (found === undefined) {
+          throw new Error(
+            `command ${entry.commandId}: its log entry names event ${event.eventId} at version ${event.version} of ${entry.streamId}, which the stream does not hold there`,
+          );
+        }
+        return accepted(found);
+      }),
+    };
   }
 
   async #log(outcomes: readonly CommandOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
-    if (this.#logWrites === null) await this.#options.commandLog.putMany(outcomes);
-    else await this.#logWrites.submit(outcomes);
+    const entries = outcomes.map(toLogged);
+    if (this.#logWrites === null) await this.#options.commandLog.putMany(entries);
+    else await this.#logWrites.submit(entries);
   }
 
   /**
@@ -245,7 +283,7 @@ export class AccountWriter {
       stream,
       events,
       expected: wanted,
-      companions: outcomes as unknown as readonly JsonObject[],
+      companions: outcomes.map(toLogged) as unknown as readonly JsonObject[],
       ...(guarded ? { guarded: true } : {}),
     });
     if (!outcome.ok) throw outcome.error;

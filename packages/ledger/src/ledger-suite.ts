@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { chainHash, GENESIS_HASH } from './chain.ts';
 import { accountStream } from './ids.ts';
 import { InvalidCommand, Ledger } from './ledger.ts';
-import type { CommandOutcome } from './outcome.ts';
+import { type CommandOutcome, toLogged } from './outcome.ts';
 import { type CommandLog, MemoryCommandLog, MemorySnapshotStore, type SnapshotStore } from './stores.ts';
 import { catalogRules } from './testing.ts';
 
@@ -216,7 +216,9 @@ export function ledgerSuite(name: string, target: LedgerTarget): void {
       expectAccepted(accepted as CommandOutcome);
       expect(refused).toMatchObject({ status: 'rejected', rejection: { code: 'INSUFFICIENT_FUNDS' } });
       const logged = await commandLog.getMany([topUp.commandId, tooMuch.commandId]);
-      expect(logged.get(topUp.commandId)).toEqual(accepted);
+      // The log names an accepted command's events (id, type, version); their data stays in the stream only.
+      expect(logged.get(topUp.commandId)).toEqual(toLogged(accepted as CommandOutcome));
+      expect(JSON.stringify(logged.get(topUp.commandId))).not.toContain('"data"');
       expect(logged.get(tooMuch.commandId)).toEqual(refused);
       // With the append's statement writing both entries there is nothing left to write after it, and nothing to
       // read before it (the append is refused if a command is in the log already).
@@ -226,9 +228,42 @@ export function ledgerSuite(name: string, target: LedgerTarget): void {
       const alone = command(accountId, 'AdjustWallet', { amount: '-99999', reason: 'again' });
       expect(await ledger.execute(alone, META)).toMatchObject({ status: 'rejected' });
       expect((await commandLog.getMany([alone.commandId])).get(alone.commandId)).toMatchObject({ status: 'rejected' });
-      // Another process retrying at once finds the first outcomes.
+      // Another process retrying at once finds the first outcomes, the events' data read back from the stream.
       const elsewhere = new Ledger({ store, commandLog, snapshots, rules: catalogRules, clock: () => new Date(NOW) });
       expect(await elsewhere.executeBatch([topUp, tooMuch], META)).toEqual([accepted, refused]);
+    });
+
+    it('answers from a log entry that still holds its events data, as entries written before did', async () => {
+      const { store, commandLog, snapshots, funded } = await setUp();
+      const accountId = await funded('2360.00');
+      const topUp = command(accountId, 'TopUpWallet', { amount: '590.00' });
+      const fresh = () => new Ledger({ store, commandLog, snapshots, rules: catalogRules, clock: () => new Date(NOW) });
+      const first = await fresh().execute(topUp, META);
+      expectAccepted(first);
+      const [event] = first.events;
+      if (event === undefined) throw new Error('the top-up appended no event');
+      // An entry of the older shape (data copied into the log) with data the stream does not hold: it is answered
+      // as logged, without reading the stream.
+      const older = { ...first, commandId: randomUUID(), events: [{ ...event, data: { marker: 'from the log' } }] };
+      await commandLog.putMany([older]);
+      expect(await fresh().execute({ ...topUp, commandId: older.commandId }, META)).toEqual(older);
+    });
+
+    it('refuses to answer from a log entry whose events the stream does not hold', async () => {
+      const { store, commandLog, snapshots, funded } = await setUp();
+      const accountId = await funded('2360.00');
+      const missing = {
+        status: 'accepted' as const,
+        commandId: randomUUID(),
+        streamId: accountStream(accountId),
+        events: [{ eventId: randomUUID(), type: 'WalletToppedUp', version: '2' }],
+        streamVersion: '2',
+      };
+      await commandLog.putMany([missing]);
+      const ledger = new Ledger({ store, commandLog, snapshots, rules: catalogRules, clock: () => new Date(NOW) });
+      await expect(
+        ledger.execute(command(accountId, 'TopUpWallet', { amount: '1.00', commandId: missing.commandId }), META),
+      ).rejects.toThrow(/which the stream does not hold/);
     });
 
     it('rates a CDR once per call uuid, however many commands report it', async () => {

@@ -1,10 +1,13 @@
 import type { SqlClient } from '@khata/sql';
-import type { CommandOutcome } from './outcome.ts';
+import type { LoggedOutcome } from './outcome.ts';
 
-/** The outcome of every command id, so a retried command gets its first answer (rejections included). */
+/**
+ * The outcome of every command id, so a retried command gets its first answer (rejections included). An
+ * accepted command's events are kept by id and version (LoggedOutcome); the writer reads their data back.
+ */
 export interface CommandLog {
-  getMany(commandIds: readonly string[]): Promise<ReadonlyMap<string, CommandOutcome>>;
-  putMany(outcomes: readonly CommandOutcome[]): Promise<void>;
+  getMany(commandIds: readonly string[]): Promise<ReadonlyMap<string, LoggedOutcome>>;
+  putMany(outcomes: readonly LoggedOutcome[]): Promise<void>;
 }
 
 export interface Snapshot {
@@ -22,10 +25,10 @@ export interface SnapshotStore {
 }
 
 export class MemoryCommandLog implements CommandLog {
-  readonly #outcomes = new Map<string, CommandOutcome>();
+  readonly #outcomes = new Map<string, LoggedOutcome>();
 
-  async getMany(commandIds: readonly string[]): Promise<ReadonlyMap<string, CommandOutcome>> {
-    const found = new Map<string, CommandOutcome>();
+  async getMany(commandIds: readonly string[]): Promise<ReadonlyMap<string, LoggedOutcome>> {
+    const found = new Map<string, LoggedOutcome>();
     for (const id of commandIds) {
       const outcome = this.#outcomes.get(id);
       if (outcome !== undefined) found.set(id, outcome);
@@ -33,7 +36,7 @@ export class MemoryCommandLog implements CommandLog {
     return found;
   }
 
-  async putMany(outcomes: readonly CommandOutcome[]): Promise<void> {
+  async putMany(outcomes: readonly LoggedOutcome[]): Promise<void> {
     for (const outcome of outcomes)
       if (!this.#outcomes.has(outcome.commandId)) this.#outcomes.set(outcome.commandId, outcome);
   }
@@ -60,9 +63,9 @@ export class SqlCommandLog implements CommandLog {
     this.#db = db;
   }
 
-  async getMany(commandIds: readonly string[]): Promise<ReadonlyMap<string, CommandOutcome>> {
+  async getMany(commandIds: readonly string[]): Promise<ReadonlyMap<string, LoggedOutcome>> {
     if (commandIds.length === 0) return new Map();
-    const rows = await this.#db.query<{ command_id: string; outcome: CommandOutcome }>(
+    const rows = await this.#db.query<{ command_id: string; outcome: LoggedOutcome }>(
       `SELECT command_id, outcome FROM ledger.command_log
         WHERE command_id IN (SELECT value::uuid FROM jsonb_array_elements_text($1::jsonb))`,
       [JSON.stringify(commandIds)],
@@ -71,7 +74,7 @@ export class SqlCommandLog implements CommandLog {
     return new Map(rows.map((row) => [row.command_id, row.outcome]));
   }
 
-  async putMany(outcomes: readonly CommandOutcome[]): Promise<void> {
+  async putMany(outcomes: readonly LoggedOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
     await this.#db.query(
       `INSERT INTO ledger.command_log (command_id, stream_id, outcome)
