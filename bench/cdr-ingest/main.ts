@@ -10,6 +10,7 @@
  *   pnpm bench cdr-ingest --quick              # 20,000 CDRs, 1,000 accounts (under a minute)
  *   pnpm bench cdr-ingest --cdrs 50000 --accounts 2000 --batch 500 --senders 4 --skip-baseline
  *   pnpm bench cdr-ingest --one-process        # API and worker roles in one process, as `khata start` runs
+ *   pnpm bench cdr-ingest --quick --keep-database  # leave khata_bench_ingest behind to inspect its tables
  *
  * By default the worker role (read models, hot projection, process managers, scheduler) runs in a process of
  * its own (bench/lib/worker-process.ts), as production runs it, and this process serves the API only.
@@ -64,6 +65,8 @@ const { values } = parseArgs({
     'pool-size': { type: 'string', default: '10' },
     quick: { type: 'boolean', default: false },
     'skip-baseline': { type: 'boolean', default: false },
+    /** Leave Khata's database in place afterwards, to look at its tables (dropped at the next run's start). */
+    'keep-database': { type: 'boolean', default: false },
     'one-process': { type: 'boolean', default: false },
     'admin-url': { type: 'string', default: ADMIN_URL_DEFAULT },
     'redis-url': { type: 'string', default: REDIS_URL_DEFAULT },
@@ -282,7 +285,7 @@ async function main(): Promise<number> {
     await worker?.stop();
     await khata.close();
     await baseline?.close();
-    await dropDatabase(adminUrl, KHATA_DATABASE);
+    if (!values['keep-database']) await dropDatabase(adminUrl, KHATA_DATABASE);
     if (!values['skip-baseline']) await dropDatabase(adminUrl, CRUD_DATABASE);
     await deleteRedisKeys(redisUrl, `${prefix}*`);
   }
