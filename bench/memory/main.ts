@@ -11,6 +11,7 @@
  *
  *   pnpm bench memory              # 10 s idle, then 2,000 req/s for 30 s per workload
  *   pnpm bench memory --quick      # under a minute
+ *   pnpm bench memory --heap-mb 0  # V8's own heap sizing instead of the launcher's bound (KHATA_HEAP_MB, 160)
  *   pnpm bench memory --node-options="--max-old-space-size=160 --max-semi-space-size=8"   # V8 flags for the child
  *   (NODE_OPTIONS; the value starts with "--", so it must be joined to the option with "=")
  */
@@ -56,6 +57,8 @@ const { values } = parseArgs({
     'connections-per-instance': { type: 'string', default: '2' },
     'admin-url': { type: 'string', default: ADMIN_URL_DEFAULT },
     'node-options': { type: 'string' },
+    /** KHATA_HEAP_MB for the launcher: the server's old-generation bound in MiB, 0 for V8's own default. */
+    'heap-mb': { type: 'string' },
   },
 });
 
@@ -103,6 +106,7 @@ async function startKhata(databaseUrl: string, port: number): Promise<Started> {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
     ...(values['node-options'] === undefined ? {} : { NODE_OPTIONS: values['node-options'] }),
+    ...(values['heap-mb'] === undefined ? {} : { KHATA_HEAP_MB: values['heap-mb'] }),
     ...khataEnvironment({ databaseUrl, redisUrl: null }),
   };
   // Through the launcher, as an operator starts it. A first start fills Node's compile cache (the launcher
@@ -157,7 +161,7 @@ function bodies(accountIds: readonly string[], tag: string): (sequence: number) 
 
 async function main(): Promise<void> {
   progress(
-    `memory benchmark: ${JSON.stringify(settings)}; NODE_OPTIONS of khata start: ${values['node-options'] ?? 'none'}; load ${loadAverages()}`,
+    `memory benchmark: ${JSON.stringify(settings)}; NODE_OPTIONS of khata start: ${values['node-options'] ?? 'none'}; KHATA_HEAP_MB: ${values['heap-mb'] ?? "the launcher's default"}; load ${loadAverages()}`,
   );
   const databaseUrl = await createDatabase(adminUrl, DATABASE);
   try {

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -34,7 +34,8 @@ interface Running {
 async function start(dataDir: string, port: number): Promise<Running> {
   let stdout = '';
   let stderr = '';
-  const child = spawn(process.execPath, [join(ROOT, 'services/cli/src/main.ts'), 'start', '--port', String(port)], {
+  // Through the launcher, as the README runs it (it execs Node, so the child is the server itself).
+  const child = spawn(join(ROOT, 'khata'), ['start', '--port', String(port)], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KHATA_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -103,6 +104,9 @@ describe('khata start, end to end', { timeout: 240_000 }, () => {
     expect(running.stdout()).toContain(`API           http://127.0.0.1:${port}/api/v1`);
     expect(running.stdout()).toContain('/api-docs');
     expect(running.stdout()).toContain('/metrics');
+    // The launcher bounds the server's heap (KHATA_HEAP_MB, 160 MiB unless told).
+    const argv = (await readFile(`/proc/${running.child.pid}/cmdline`, 'utf8')).split('\0');
+    expect(argv).toEqual(expect.arrayContaining(['--max-old-space-size=160', '--max-semi-space-size=8']));
     token = /Bearer (khata_\S+)/.exec(running.stdout())?.[1] ?? '';
     expect(token).not.toBe('');
 
