@@ -35,12 +35,15 @@ export interface JsonWrite<Row> {
 
 /**
  * Inserts (or upserts) rows of a table in one statement with one parameter: the rows as a JSON array,
- * expanded by `jsonb_populate_recordset` into the table's own row type, so each value is read by its
+ * expanded by `json_populate_recordset` into the table's own row type, so each value is read by its
  * column's type (dates, numeric and bigint as text, never through a float). For the read models that
  * write a row per event (calls, journal lines), this halved the write time against a multi-row VALUES
  * statement with a parameter per value (101,000 events in batches of 500, PostgreSQL and PGlite): the
- * server parses and plans one small statement instead of one with 15,000 placeholders. The keys of each
- * row must be the table's columns, which the table types in each read model's migrations.ts spell out.
+ * server parses and plans one small statement instead of one with 15,000 placeholders. The parameter is
+ * `json`, not `jsonb`: the rows are read once, so converting the whole array to jsonb's binary form first
+ * only costs (100,000 rows of the calls table in upserts of 10,000: 1.55 s instead of 2.2 s on PostgreSQL 15).
+ * The keys of each row must be the table's columns, which the table types in each read model's
+ * migrations.ts spell out.
  */
 export async function writeRowsAsJson<Row extends object>(
   tx: SqlQueryable,
@@ -56,7 +59,7 @@ export async function writeRowsAsJson<Row extends object>(
     write.update === 'nothing'
       ? 'DO NOTHING'
       : `DO UPDATE SET ${write.update.map((column) => `${quoteIdentifier(column)} = EXCLUDED.${quoteIdentifier(column)}`).join(', ')}`;
-  const text = `INSERT INTO ${target} SELECT * FROM jsonb_populate_recordset(NULL::${target}, $1::jsonb)
+  const text = `INSERT INTO ${target} SELECT * FROM json_populate_recordset(NULL::${target}, $1::json)
     ON CONFLICT (${conflict}) ${action}`;
   for (const slice of rowSlices(rows)) await tx.query(text, [JSON.stringify(slice)]);
 }
