@@ -8,6 +8,7 @@
  *   pnpm bench rebuild                 # 1,000,000 events, 5,000 accounts
  *   pnpm bench rebuild --quick         # 100,000 events, 1,000 accounts
  *   pnpm bench rebuild --events 300000 --accounts 2000 --batch 5000
+ *   pnpm bench rebuild --quick --each  # then each read model rebuilt alone, timed (where the time goes)
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@khata/config';
@@ -51,6 +52,8 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '1' },
     quick: { type: 'boolean', default: false },
     'skip-baseline': { type: 'boolean', default: false },
+    /** After the runs, rebuild each read model on its own and print how long each took (not a measurement). */
+    each: { type: 'boolean', default: false },
     'admin-url': { type: 'string', default: ADMIN_URL_DEFAULT },
   },
 });
@@ -171,6 +174,14 @@ async function main(): Promise<number> {
         `run ${run}: ${read} events in ${seconds.toFixed(2)} s = ${(read / seconds).toFixed(0)} events/s; load ${loadAverages()}`,
       );
       for (const name of names) await khata.projector.dropRetiredGenerations(name);
+    }
+    if (values.each) {
+      for (const name of names) {
+        const started = performance.now();
+        await khata.projector.rebuildAll([name]);
+        progress(`  ${name} alone: ${((performance.now() - started) / 1000).toFixed(2)} s`);
+        await khata.projector.dropRetiredGenerations(name);
+      }
     }
     const middle = (list: readonly number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)] as number;
     const seconds = middle(durations);
