@@ -130,8 +130,15 @@ type EventListener = (event: EslEvent, name: string) => void;
 type StateListener = (change: ConnectionStateChange) => void;
 type ErrorListener = (error: EslClientError) => void;
 
+/** Per-command options of `api` and `apiOutcome`. */
+export interface ApiCommandOptions {
+  /** Called with `performance.now()` when the command is written to FreeSWITCH's socket (decision timing). */
+  readonly onSent?: (sentAtMilliseconds: number) => void;
+}
+
 interface PendingCommand {
   readonly text: string;
+  readonly onSent: ((sentAtMilliseconds: number) => void) | undefined;
   readonly resolve: (reply: string) => void;
   readonly reject: (error: EslClientError) => void;
   timer: NodeJS.Timeout | null;
@@ -513,7 +520,7 @@ export class EslClient {
    * command/reply such as `-ERR permission denied`). Rejects only with an EslClientError: timeout, disconnected
    * (the command was sent and its outcome is unknown), queue full, or closed.
    */
-  api(command: string): Promise<string> {
+  api(command: string, options: ApiCommandOptions = {}): Promise<string> {
     if (this.#closed) return Promise.reject(new EslClientError('closed', 'the ESL client is closed', false));
     if (command.length === 0 || /[\r\n]/.test(command)) {
       return Promise.reject(new RangeError('an API command is one non-empty line'));
@@ -524,15 +531,22 @@ export class EslClient {
       );
     }
     return new Promise((resolve, reject) => {
-      const pending: PendingCommand = { text: command, resolve, reject, timer: null, settled: false };
+      const pending: PendingCommand = {
+        text: command,
+        onSent: options.onSent,
+        resolve,
+        reject,
+        timer: null,
+        settled: false,
+      };
       pending.timer = setTimeout(() => this.#timeOut(pending), this.#options.apiTimeoutMilliseconds);
       this.#queue.push(pending);
       this.#schedulePump();
     });
   }
 
-  async apiOutcome(command: string): Promise<ApiOutcome> {
-    return classifyApiReply(await this.api(command));
+  async apiOutcome(command: string, options: ApiCommandOptions = {}): Promise<ApiOutcome> {
+    return classifyApiReply(await this.api(command, options));
   }
 
   setVarMulti(uuid: string, variables: ChannelVariables): Promise<ApiOutcome> {
@@ -611,6 +625,16 @@ export class EslClient {
     if (!this.#commandConnection.send(batch.map((pending) => `api ${pending.text}`))) return;
     this.#queue.splice(0, batch.length);
     this.#sent.push(...batch);
+    let sentAt: number | undefined;
+    for (const pending of batch) {
+      if (pending.onSent === undefined) continue;
+      sentAt ??= performance.now();
+      try {
+        pending.onSent(sentAt);
+      } catch {
+        // A timing callback's failure must not stop the commands after it.
+      }
+    }
   }
 
   #timeOut(pending: PendingCommand): void {

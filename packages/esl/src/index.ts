@@ -22,6 +22,7 @@ export {
   parkedCallFromEvent,
 } from './call-control.ts';
 export {
+  type ApiCommandOptions,
   type ConnectionRole,
   type ConnectionState,
   type ConnectionStateChange,

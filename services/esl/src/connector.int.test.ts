@@ -12,6 +12,7 @@ import { interruptible } from '@khata/event-store/testing';
 import type { Khata } from '@khata/runtime';
 import { verifyAccount } from '@khata/runtime';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { DecisionTiming } from './connector.ts';
 import {
   type ConnectedSwitch,
   connectStandIn,
@@ -76,10 +77,18 @@ describe('ESL connector against the FreeSWITCH stand-in', () => {
       tollFreeNumbers: ['18004190001'],
       extensions: ['101', '102'],
     });
-    const { standIn, node } = await connect();
+    const timings: DecisionTiming[] = [];
+    const { standIn, node } = await connect({ onDecision: (timing) => timings.push(timing) });
     const callId = standIn.park({ callerNumber: CALLER, destination: '18004190001', context: 'public' });
     await standIn.waitForCommand((command) => command.line.startsWith(`api uuid_transfer ${callId}`));
     await node.settled();
+    // Timed twice: to the uuid_transfer written (Khata's own share) and to FreeSWITCH's reply, which comes after.
+    expect(timings).toEqual([
+      { callId, decision: 'transfer', sentMilliseconds: expect.any(Number), repliedMilliseconds: expect.any(Number) },
+    ]);
+    const [timing] = timings as [DecisionTiming];
+    expect(timing.sentMilliseconds).toBeGreaterThan(0);
+    expect(timing.repliedMilliseconds).toBeGreaterThan(timing.sentMilliseconds);
 
     const [authorized] = await eventsOf(account.accountId, 'CallAuthorized', callId);
     const maxSeconds = authorized?.maxSeconds as number;
@@ -125,6 +134,8 @@ describe('ESL connector against the FreeSWITCH stand-in', () => {
     expect(node.activeCallIds).not.toContain(callId);
     const decisions = await khata.metrics.getSingleMetricAsString('khata_esl_decision_seconds');
     expect(decisions).toMatch(/khata_esl_decision_seconds_count\{node="[^"]+",decision="transfer"} [1-9]/);
+    const sent = await khata.metrics.getSingleMetricAsString('khata_esl_decision_sent_seconds');
+    expect(sent).toMatch(/khata_esl_decision_sent_seconds_count\{node="[^"]+",decision="transfer"} [1-9]/);
     const connections = await khata.metrics.getSingleMetricAsString('khata_esl_connection_up');
     expect(connections).toContain(`khata_esl_connection_up{node="${node.name}",connection="event"} 1`);
     expect(connections).toContain(`khata_esl_connection_up{node="${node.name}",connection="command"} 1`);
@@ -132,11 +143,19 @@ describe('ESL connector against the FreeSWITCH stand-in', () => {
 
   it('refuses a call the account cannot pay for with the configured cause, and reserves nothing', async () => {
     const broke = await openTestAccount(khata, { planId: null });
-    const { standIn, node } = await connect({ deniedHangupCause: 'CALL_REJECTED' });
+    const timings: DecisionTiming[] = [];
+    const { standIn, node } = await connect({
+      deniedHangupCause: 'CALL_REJECTED',
+      onDecision: (timing) => timings.push(timing),
+    });
     const callId = standIn.park({ callerNumber: '101', destination: US_NUMBER, accountCode: broke.accountId });
     await standIn.waitForCommand((command) => command.line.startsWith(`api uuid_kill ${callId}`));
     await node.settled();
     expect(commandsFor(standIn, callId)).toEqual([`uuid_kill ${callId} CALL_REJECTED`]);
+    expect(timings).toMatchObject([{ callId, decision: 'kill' }]);
+    expect((timings[0] as DecisionTiming).repliedMilliseconds).toBeGreaterThan(
+      (timings[0] as DecisionTiming).sentMilliseconds,
+    );
     await eventually(() => standIn.channel(callId)?.hangupCause === 'CALL_REJECTED', 'the hangup');
     expect(await eventsOf(broke.accountId, 'CallAuthorized')).toEqual([]);
     const metrics = await khata.metrics.getSingleMetricAsString('khata_esl_authorizations_total');

@@ -143,6 +143,18 @@ export interface EslConnectorOptions {
   readonly wallClockMilliseconds?: () => number;
   /** Retry bounds of the top-up follower after a store error (tests shorten them). */
   readonly followRetryDelayMilliseconds?: FollowLogOptions['retryDelayMilliseconds'];
+  /** Called once per call sent on or refused, with its timings (tracing, benchmarks); errors are ignored. */
+  readonly onDecision?: (timing: DecisionTiming) => void;
+}
+
+/** How long one park's decision took, in milliseconds from the CHANNEL_PARK's arrival (`performance.now()`). */
+export interface DecisionTiming {
+  readonly callId: string;
+  readonly decision: 'transfer' | 'kill';
+  /** Until the uuid_transfer or uuid_kill was written to FreeSWITCH's socket. */
+  readonly sentMilliseconds: number;
+  /** Until FreeSWITCH's reply to it arrived. */
+  readonly repliedMilliseconds: number;
 }
 
 interface ActiveCall {
@@ -221,6 +233,7 @@ export class EslConnector {
           client: options.client ?? {},
           wallClockMilliseconds: options.wallClockMilliseconds ?? Date.now,
           holders: this.#holders,
+          ...(options.onDecision === undefined ? {} : { onDecision: options.onDecision }),
         }),
     );
   }
@@ -316,6 +329,7 @@ interface NodeConnectorOptions {
   readonly wallClockMilliseconds: () => number;
   /** Who holds each toll-free number, shared by the nodes. */
   readonly holders: TollFreeHolders;
+  readonly onDecision?: (timing: DecisionTiming) => void;
 }
 
 /** One FreeSWITCH: its ESL clients, the calls authorized on it, and the decisions in flight. */
@@ -426,6 +440,23 @@ export class NodeConnector {
     const callIds = this.#callsByAccount.get(accountId);
     if (callIds === undefined) return;
     for (const callId of callIds) this.#track(this.#extend(callId, causeEventId));
+  }
+
+  /** Records one decision's latency: to the command written (SPEC §14's measure) and to FreeSWITCH's reply. */
+  #timed(callId: string, decision: 'transfer' | 'kill', receivedAt: number, sentAt: number, repliedAt: number): void {
+    const { metrics, onDecision } = this.#options;
+    const sentMilliseconds = sentAt - receivedAt;
+    const repliedMilliseconds = repliedAt - receivedAt;
+    metrics.decisionSeconds.observe({ node: this.name, decision }, repliedMilliseconds / 1000);
+    if (Number.isFinite(sentMilliseconds)) {
+      metrics.decisionSentSeconds.observe({ node: this.name, decision }, sentMilliseconds / 1000);
+    }
+    if (onDecision === undefined) return;
+    try {
+      onDecision({ callId, decision, sentMilliseconds, repliedMilliseconds });
+    } catch {
+      // Tracing must not change what happens to the call.
+    }
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -626,8 +657,12 @@ export class NodeConnector {
     }
     metrics.authorizations.inc({ node: this.name, outcome: decision.outcome });
     try {
-      for (const command of commands.commands) await this.#clientFor(call.callId).apiOutcome(command);
-      metrics.decisionSeconds.observe({ node: this.name, decision: 'kill' }, (performance.now() - receivedAt) / 1000);
+      let sentAt = Number.NaN;
+      const onSent = (at: number): void => {
+        sentAt = at;
+      };
+      for (const command of commands.commands) await this.#clientFor(call.callId).apiOutcome(command, { onSent });
+      this.#timed(call.callId, 'kill', receivedAt, sentAt, performance.now());
     } catch (error) {
       // Not sent or not answered: park_timeout ends the call (fail closed).
       this.#options.log.warn('uuid_kill not confirmed', {
@@ -673,16 +708,24 @@ export class NodeConnector {
     // Queued in the same turn, the three commands go out in one write and FreeSWITCH answers them in order: one
     // round trip, not three.
     let replies: Awaited<ReturnType<EslClient['apiOutcome']>>[];
+    // The transfer is the last command: it is sent with the others, and written when they are.
+    let sentAt = Number.NaN;
+    const onSent = (at: number): void => {
+      sentAt = at;
+    };
     try {
       const client = this.#clientFor(call.callId);
-      replies = await Promise.all(commands.commands.map((command) => client.apiOutcome(command)));
+      const last = commands.commands.length - 1;
+      replies = await Promise.all(
+        commands.commands.map((command, index) => client.apiOutcome(command, index === last ? { onSent } : {})),
+      );
     } catch (error) {
       // Sent but unanswered (the connection dropped): the reconcile after the reconnect settles the call.
       log.warn('call control not confirmed', { node: this.name, callId: call.callId, error: message(error) });
       metrics.authorizations.inc({ node: this.name, outcome: 'error' });
       return;
     }
-    metrics.decisionSeconds.observe({ node: this.name, decision: 'transfer' }, (performance.now() - receivedAt) / 1000);
+    this.#timed(call.callId, 'transfer', receivedAt, sentAt, performance.now());
     if (replies.some((reply) => reply.kind === 'no-such-channel')) {
       metrics.authorizations.inc({ node: this.name, outcome: 'abandoned' });
       await this.#releaseReservation(

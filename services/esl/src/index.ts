@@ -35,6 +35,7 @@ export {
   CONNECTOR_EVENTS,
   type ConnectorKhata,
   DECIDED_CALLS_REMEMBERED_MAX,
+  type DecisionTiming,
   EslConnector,
   type EslConnectorOptions,
   EXTENDING_EVENT_TYPES,

@@ -16,6 +16,7 @@ export type ReconciliationAction = 'released' | 'adopted' | 'authorized';
 export interface ConnectorMetrics {
   readonly authorizations: Counter<'node' | 'outcome'>;
   readonly decisionSeconds: Histogram<'node' | 'decision'>;
+  readonly decisionSentSeconds: Histogram<'node' | 'decision'>;
   readonly connectionUp: Gauge<'node' | 'connection'>;
   readonly activeCalls: Gauge<'node'>;
   readonly duplicateParks: Counter<'node'>;
@@ -46,6 +47,15 @@ export function connectorMetrics(registry: Registry): ConnectorMetrics {
       new Histogram({
         name: 'khata_esl_decision_seconds',
         help: "CHANNEL_PARK received to FreeSWITCH's reply to the uuid_transfer (transfer) or uuid_kill (kill)",
+        labelNames: ['node', 'decision'],
+        buckets: DECISION_BUCKETS_SECONDS,
+        registers,
+      }),
+    decisionSentSeconds:
+      existing('khata_esl_decision_sent_seconds') ??
+      new Histogram({
+        name: 'khata_esl_decision_sent_seconds',
+        help: "CHANNEL_PARK received to the uuid_transfer (transfer) or uuid_kill (kill) written to FreeSWITCH's socket: Khata's own share of the decision (SPEC §14)",
         labelNames: ['node', 'decision'],
         buckets: DECISION_BUCKETS_SECONDS,
         registers,
