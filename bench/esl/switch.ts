@@ -10,6 +10,7 @@
  * Protocol (IPC with main.ts): → {type:'ready', port}; ← {type:'run', …RunRequest}; → {type:'done', …RunResult}.
  */
 import { randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { FreeswitchStandIn } from '@khata/esl/testing';
 
 export interface RunRequest {
@@ -28,9 +29,16 @@ export interface RunResult {
   readonly transferMicroseconds: number[];
   /** Park → uuid_kill, microseconds, counted calls only. */
   readonly killMicroseconds: number[];
+  /** The counted calls' uuids, so that the connector's own timings of the same calls can be picked out. */
+  readonly countedCallIds: string[];
   /** Parks that got no decision before the run ended. */
   readonly undecided: number;
   readonly offeredSeconds: number;
+  /**
+   * This process's event-loop delay during the run, microseconds: a reply waits that long before the switch
+   * reads it and stops its clock, so the measured latency includes the switch's own delays.
+   */
+  readonly switchLoopDelayMicroseconds: { readonly p50: number; readonly p99: number; readonly max: number };
 }
 
 /** Parks are sent in ticks; each tick sends what the rate owes since the start (no drift, no bursts). */
@@ -50,6 +58,7 @@ async function run(request: RunRequest): Promise<RunResult> {
   const parkedAt = new Map<string, { at: number; counted: boolean }>();
   const transferMicroseconds: number[] = [];
   const killMicroseconds: number[] = [];
+  const countedCallIds: string[] = [];
   let seen = 0;
   // Every command the stand-in records is looked at once, in order.
   const collect = (): void => {
@@ -80,6 +89,8 @@ async function run(request: RunRequest): Promise<RunResult> {
       }
     }
   };
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   const collector = setInterval(collect, 1);
   const started = performance.now();
   let sent = 0;
@@ -88,6 +99,7 @@ async function run(request: RunRequest): Promise<RunResult> {
       const owed = Math.min(request.parks, Math.floor(((performance.now() - started) / 1000) * request.parksPerSecond));
       for (; sent < owed; sent++) {
         const uuid = randomUUID();
+        if (sent >= request.warmUpParks) countedCallIds.push(uuid);
         parkedAt.set(uuid, { at: clockMicroseconds(), counted: sent >= request.warmUpParks });
         standIn.park({
           uuid,
@@ -110,7 +122,21 @@ async function run(request: RunRequest): Promise<RunResult> {
   }
   clearInterval(collector);
   collect();
-  return { transferMicroseconds, killMicroseconds, undecided: parkedAt.size, offeredSeconds };
+  loopDelay.disable();
+  // The histogram records nanoseconds.
+  const switchLoopDelayMicroseconds = {
+    p50: loopDelay.percentile(50) / 1000,
+    p99: loopDelay.percentile(99) / 1000,
+    max: loopDelay.max / 1000,
+  };
+  return {
+    transferMicroseconds,
+    killMicroseconds,
+    countedCallIds,
+    undecided: parkedAt.size,
+    offeredSeconds,
+    switchLoopDelayMicroseconds,
+  };
 }
 
 process.on('message', (message: { type: string } & RunRequest) => {
