@@ -216,45 +216,73 @@ export class AccountWriter {
     }
   }
 
+  /**
+   * The logged outcomes of `commandIds` (all of one account: the writer works stream by stream), as they were
+   * answered first: an accepted command's events are named in the log, and their data is read back from the
+   * stream, one read for the entries whose events lie close together (a retried batch's, typically).
+   */
   async #logged(commandIds: readonly string[]): Promise<ReadonlyMap<string, CommandOutcome>> {
     const logged = await (this.#logReads === null
       ? this.#options.commandLog.getMany(commandIds)
       : this.#logReads.submit(commandIds));
     const outcomes = new Map<string, CommandOutcome>();
-    await Promise.all(
-      commandIds.map(async (commandId) => {
-        const entry = logged.get(commandId);
-        if (entry !== undefined) outcomes.set(commandId, await this.#withEventData(entry));
-      }),
-    );
+    const named: Extract<LoggedOutcome, { status: 'accepted' }>[] = [];
+    for (const commandId of commandIds) {
+      const entry = logged.get(commandId);
+      if (entry === undefined) continue;
+      if (entry.status === 'rejected' || entry.events.every((event) => event.data !== undefined)) {
+        outcomes.set(commandId, entry as CommandOutcome);
+      } else {
+        named.push(entry);
+      }
+    }
+    if (named.length === 0) return outcomes;
+    const stored = await this.#eventsNamed(named);
+    for (const entry of named) {
+      outcomes.set(entry.commandId, {
+        ...entry,
+        events: entry.events.map((event) => {
+          const found = stored.get(event.eventId);
+          if (found === undefined || found.streamId !== entry.streamId || found.version.toString() !== event.version) {
+            throw new Error(
+              `command ${entry.commandId}: its log entry names event ${event.eventId} at version ${event.version} of ${entry.streamId}, which the stream does not hold there`,
+            );
+          }
+          return accepted(found);
+        }),
+      });
+    }
     return outcomes;
   }
 
-  /** A logged outcome as it was answered first: its events' data read back from the stream. */
-  async #withEventData(entry: LoggedOutcome): Promise<CommandOutcome> {
-    if (entry.status === 'rejected') return entry;
-    const [first] = entry.events;
-    if (first === undefined || entry.events.every((event) => event.data !== undefined)) {
-      return entry as CommandOutcome;
+  /**
+   * The events the entries name, by id: read in ranges of the stream of at most READ_PAGE_EVENTS versions, each
+   * covering as many entries' events as fit in it.
+   */
+  async #eventsNamed(
+    entries: readonly Extract<LoggedOutcome, { status: 'accepted' }>[],
+  ): Promise<Map<string, RecordedEvent>> {
+    const wanted = entries
+      .flatMap((entry) => entry.events.map((event) => ({ streamId: entry.streamId, version: BigInt(event.version) })))
+      .sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : Number(a.version - b.version)));
+    const ranges: { streamId: string; from: bigint; to: bigint }[] = [];
+    for (const { streamId, version } of wanted) {
+      const last = ranges.at(-1);
+      if (last !== undefined && last.streamId === streamId && version - last.from < BigInt(READ_PAGE_EVENTS)) {
+        if (version > last.to) last.to = version;
+      } else {
+        ranges.push({ streamId, from: version, to: version });
+      }
     }
-    // A command's events are consecutive in its stream: they were appended together.
-    const { events } = await this.#options.store.readStream(entry.streamId, {
-      fromVersion: BigInt(first.version),
-      maxCount: entry.events.length,
-    });
-    const stored = new Map(events.map((event) => [event.eventId, event]));
-    return {
-      ...entry,
-      events: entry.events.map((event) => {
-        const found = stored.get(event.eventId);
-        if (found === undefined) {
-          throw new Error(
-            `command ${entry.commandId}: its log entry names event ${event.eventId} at version ${event.version} of ${entry.streamId}, which the stream does not hold there`,
-          );
-        }
-        return accepted(found);
-      }),
-    };
+    const found = new Map<string, RecordedEvent>();
+    for (const { streamId, from, to } of ranges) {
+      const { events } = await this.#options.store.readStream(streamId, {
+        fromVersion: from,
+        maxCount: Number(to - from + 1n),
+      });
+      for (const event of events) found.set(event.eventId, event);
+    }
+    return found;
   }
 
   async #log(outcomes: readonly CommandOutcome[]): Promise<void> {

@@ -233,6 +233,49 @@ export function ledgerSuite(name: string, target: LedgerTarget): void {
       expect(await elsewhere.executeBatch([topUp, tooMuch], META)).toEqual([accepted, refused]);
     });
 
+    it('answers a retried batch from the log with one read of its events, however many commands it holds', async () => {
+      const { store, commandLog, snapshots, funded } = await setUp();
+      const accountId = await funded('2360.00');
+      const topUps = Array.from({ length: 30 }, () => command(accountId, 'TopUpWallet', { amount: '11.80' }));
+      const first = await new Ledger({
+        store,
+        commandLog,
+        snapshots,
+        rules: catalogRules,
+        clock: () => new Date(NOW),
+      }).executeBatch(topUps, META);
+      // A process that holds nothing of the account retries all of them, and another one of them only.
+      const retry = async (commands: readonly object[]) => {
+        let reads = 0;
+        const counted = new Proxy(store, {
+          get(target, property) {
+            const value = Reflect.get(target, property, target);
+            if (property === 'readStream') {
+              return (...args: Parameters<EventStore['readStream']>) => {
+                reads += 1;
+                return target.readStream(...args);
+              };
+            }
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        });
+        const ledger = new Ledger({
+          store: counted,
+          commandLog,
+          snapshots,
+          rules: catalogRules,
+          clock: () => new Date(NOW),
+        });
+        return { outcomes: await ledger.executeBatch(commands, META), reads: () => reads };
+      };
+      const all = await retry(topUps);
+      expect(all.outcomes).toEqual(first);
+      const one = await retry([topUps[7] as object]);
+      expect(one.outcomes).toEqual([first[7]]);
+      expect(all.reads()).toBe(one.reads());
+      expect((await store.readStream(accountStream(accountId))).version).toBe(35n);
+    });
+
     it('answers from a log entry that still holds its events data, as entries written before did', async () => {
       const { store, commandLog, snapshots, funded } = await setUp();
       const accountId = await funded('2360.00');
