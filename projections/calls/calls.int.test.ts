@@ -183,6 +183,31 @@ eachDatabase('calls read model', (connect) => {
     expect((await callsOfAccount(h.db, schema, history.bharat, { status: 'expired' })).items).toHaveLength(1);
   });
 
+  it('rates onto the row of a call authorized in an earlier batch, keeping its authorization', async () => {
+    const startedAt = h.now;
+    await h.run(history.bharat, 'StartCall', { callId: 'rated-later', destination: '+919845012345', at: startedAt });
+    await h.settle();
+    const authorized = await call(history.bharat, 'rated-later');
+    expect(authorized).toMatchObject({ status: 'authorized', rating: null });
+    // The next batch begins this call's events with its CDR: a row exists, so the CDR is folded onto it.
+    await h.run(history.bharat, 'RateCdr', {
+      cdr: {
+        callId: 'rated-later',
+        leg: 'A',
+        destination: '+919845012345',
+        startedAt,
+        answeredAt: startedAt,
+        billableMilliseconds: 42_000,
+      },
+    });
+    await h.settle();
+    expect(await call(history.bharat, 'rated-later')).toMatchObject({
+      status: 'rated',
+      authorization: authorized.authorization,
+      rating: { durationSeconds: 42, billableMilliseconds: 42_000, hadReservation: true },
+    });
+  });
+
   it('changes nothing when events are applied again', async () => {
     await h.expectReapplyChangesNothing(callsProjection, ['calls']);
   });

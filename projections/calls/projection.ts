@@ -1,5 +1,6 @@
 import { Money } from '@khata/domain';
 import type { Projection } from '@khata/projector';
+import type { SqlQueryable } from '@khata/sql';
 
 import { type AccountEventAt, accountEvents } from '../shared/accounts.ts';
 import { rowSlices, writeRowsAsJson } from '../shared/rows.ts';
@@ -193,6 +194,21 @@ const CALL_COLUMNS: readonly (keyof CallsTable)[] = [
   'stream_version',
 ];
 
+/** Inserts the rows no call has yet (ON CONFLICT DO NOTHING) and returns the keys of those it inserted. */
+async function insertNew(tx: SqlQueryable, schema: string, rows: readonly CallsTable[]): Promise<string[]> {
+  const inserted: string[] = [];
+  for (const slice of rowSlices(rows)) {
+    const written = await tx.query<{ account_id: string; call_id: string }>(
+      `INSERT INTO ${schema}.calls SELECT * FROM json_populate_recordset(NULL::${schema}.calls, $1::json)
+       ON CONFLICT (account_id, call_id) DO NOTHING
+       RETURNING account_id, call_id`,
+      [JSON.stringify(slice)],
+    );
+    for (const row of written) inserted.push(keyOf(row.account_id, row.call_id));
+  }
+  return inserted;
+}
+
 /**
  * Calls and CDRs. Per batch: one read of the rows of the calls the batch touches, each call's events
  * folded in stream order (skipping those at or below the row's version), one upsert of the folded rows.
@@ -207,13 +223,30 @@ export const callsProjection: Projection = {
   async apply(tx, events, { schema }) {
     const callEvents = accountEvents(events).filter(({ event }) => CALL_EVENTS.has(event.type));
     if (callEvents.length === 0) return;
-    const keys = new Map<string, { accountId: string; callId: string }>();
+    const calls = new Map<string, { accountId: string; callId: string; items: AccountEventAt[] }>();
     for (const item of callEvents) {
       const callId = (item.event.data as { callId: string }).callId;
-      keys.set(keyOf(item.accountId, callId), { accountId: item.accountId, callId });
+      const key = keyOf(item.accountId, callId);
+      const call = calls.get(key);
+      if (call === undefined) calls.set(key, { accountId: item.accountId, callId, items: [item] });
+      else call.items.push(item);
     }
+    // Most calls in a batch are new (a CDR's, or an authorization's). Their rows are folded from this batch alone
+    // and inserted where none exists yet, without looking them up first; the insert reports which it wrote. The
+    // others (a row that exists, or a batch that begins a call's events past its first) are looked up and folded
+    // onto their rows, as every call was before.
+    const fresh = new Map<string, CallsTable>();
+    for (const [key, call] of calls) {
+      const first = call.items[0]?.event.type;
+      if (first !== 'CallAuthorized' && first !== 'CdrRated') continue;
+      let row: CallsTable | undefined;
+      for (const item of call.items) row = applyEvent(row, item);
+      if (row !== undefined) fresh.set(key, row);
+    }
+    for (const key of await insertNew(tx, schema, [...fresh.values()])) calls.delete(key);
+    if (calls.size === 0) return;
     const existing: CallsTable[] = [];
-    for (const slice of rowSlices([...keys.values()])) {
+    for (const slice of rowSlices([...calls.values()])) {
       // A join on two arrays rather than `(account_id, call_id) IN (…500 pairs…)`: two parameters
       // instead of a thousand and one plan whatever the batch; half the lookup time on PostgreSQL.
       const found = await tx.query<CallsTable>(
@@ -226,12 +259,13 @@ export const callsProjection: Projection = {
     }
     const rows = new Map(existing.map((row) => [keyOf(row.account_id, row.call_id), row]));
     const changed = new Set<string>();
-    for (const item of callEvents) {
-      const key = keyOf(item.accountId, (item.event.data as { callId: string }).callId);
-      const row = rows.get(key);
-      if (row !== undefined && item.version <= BigInt(row.stream_version)) continue;
-      rows.set(key, applyEvent(row, item));
-      changed.add(key);
+    for (const [key, call] of calls) {
+      for (const item of call.items) {
+        const row = rows.get(key);
+        if (row !== undefined && item.version <= BigInt(row.stream_version)) continue;
+        rows.set(key, applyEvent(row, item));
+        changed.add(key);
+      }
     }
     await writeRowsAsJson(
       tx,
