@@ -29,8 +29,11 @@ export function rowSlices<Row>(rows: readonly Row[]): Row[][] {
 export interface JsonWrite<Row> {
   /** The columns of the conflict target (a primary key or unique constraint). */
   readonly conflict: readonly (keyof Row & string)[];
-  /** On conflict, the columns taken from the new row; `nothing` keeps the stored row. */
-  readonly update: readonly (keyof Row & string)[] | 'nothing';
+  /**
+   * On conflict: the columns taken from the new row; `nothing` keeps the stored row; `add` adds the new row's
+   * values to the stored ones (totals such as calls and seconds per month).
+   */
+  readonly update: readonly (keyof Row & string)[] | 'nothing' | { readonly add: readonly (keyof Row & string)[] };
 }
 
 /**
@@ -55,11 +58,14 @@ export async function writeRowsAsJson<Row extends object>(
   if (rows.length === 0) return;
   const target = `${quoteIdentifier(schema)}.${quoteIdentifier(table)}`;
   const conflict = write.conflict.map(quoteIdentifier).join(', ');
+  const { update } = write;
   const action =
-    write.update === 'nothing'
+    update === 'nothing'
       ? 'DO NOTHING'
-      : `DO UPDATE SET ${write.update.map((column) => `${quoteIdentifier(column)} = EXCLUDED.${quoteIdentifier(column)}`).join(', ')}`;
-  const text = `INSERT INTO ${target} SELECT * FROM json_populate_recordset(NULL::${target}, $1::json)
+      : 'add' in update
+        ? `DO UPDATE SET ${update.add.map((column) => `${quoteIdentifier(column)} = stored.${quoteIdentifier(column)} + EXCLUDED.${quoteIdentifier(column)}`).join(', ')}`
+        : `DO UPDATE SET ${update.map((column) => `${quoteIdentifier(column)} = EXCLUDED.${quoteIdentifier(column)}`).join(', ')}`;
+  const text = `INSERT INTO ${target} AS stored SELECT * FROM json_populate_recordset(NULL::${target}, $1::json)
     ON CONFLICT (${conflict}) ${action}`;
   for (const slice of rowSlices(rows)) await tx.query(text, [JSON.stringify(slice)]);
 }

@@ -192,27 +192,21 @@ async function writeChanges(tx: SqlQueryable, schema: string, changes: UsageChan
       rerated_calls: delta.reratedCalls,
     };
   });
-  for (const slice of statementSlices(months, 10)) {
-    await run(
-      tx,
-      db
-        .withSchema(schema)
-        .insertInto('usage_months')
-        .values(slice)
-        .onConflict((conflict) =>
-          conflict.columns(['account_id', 'month']).doUpdateSet((eb) => ({
-            calls: eb('usage_months.calls', '+', eb.ref('excluded.calls')),
-            answered_calls: eb('usage_months.answered_calls', '+', eb.ref('excluded.answered_calls')),
-            duration_seconds: eb('usage_months.duration_seconds', '+', eb.ref('excluded.duration_seconds')),
-            billed_seconds: eb('usage_months.billed_seconds', '+', eb.ref('excluded.billed_seconds')),
-            free_seconds_used: eb('usage_months.free_seconds_used', '+', eb.ref('excluded.free_seconds_used')),
-            overage_seconds: eb('usage_months.overage_seconds', '+', eb.ref('excluded.overage_seconds')),
-            cost: eb('usage_months.cost', '+', eb.ref('excluded.cost')),
-            rerated_calls: eb('usage_months.rerated_calls', '+', eb.ref('excluded.rerated_calls')),
-          })),
-        ),
-    );
-  }
+  await writeRowsAsJson(tx, schema, 'usage_months', months, {
+    conflict: ['account_id', 'month'],
+    update: {
+      add: [
+        'calls',
+        'answered_calls',
+        'duration_seconds',
+        'billed_seconds',
+        'free_seconds_used',
+        'overage_seconds',
+        'cost',
+        'rerated_calls',
+      ],
+    },
+  });
   const destinations: UsageDestinationsTable[] = [...changes.destinations.values()].map((delta) => {
     return {
       account_id: delta.accountId,
@@ -225,24 +219,10 @@ async function writeChanges(tx: SqlQueryable, schema: string, changes: UsageChan
       cost: delta.cost.toString(),
     };
   });
-  for (const slice of statementSlices(destinations, 8)) {
-    await run(
-      tx,
-      db
-        .withSchema(schema)
-        .insertInto('usage_destinations')
-        .values(slice)
-        .onConflict((conflict) =>
-          conflict.columns(['account_id', 'month', 'destination_name']).doUpdateSet((eb) => ({
-            calls: eb('usage_destinations.calls', '+', eb.ref('excluded.calls')),
-            answered_calls: eb('usage_destinations.answered_calls', '+', eb.ref('excluded.answered_calls')),
-            duration_seconds: eb('usage_destinations.duration_seconds', '+', eb.ref('excluded.duration_seconds')),
-            billed_seconds: eb('usage_destinations.billed_seconds', '+', eb.ref('excluded.billed_seconds')),
-            cost: eb('usage_destinations.cost', '+', eb.ref('excluded.cost')),
-          })),
-        ),
-    );
-  }
+  await writeRowsAsJson(tx, schema, 'usage_destinations', destinations, {
+    conflict: ['account_id', 'month', 'destination_name'],
+    update: { add: ['calls', 'answered_calls', 'duration_seconds', 'billed_seconds', 'cost'] },
+  });
   await writeRowsAsJson(tx, schema, 'usage_calls', [...changes.calls.values()], {
     conflict: ['account_id', 'call_id'],
     update: 'nothing',
