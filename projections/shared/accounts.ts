@@ -17,20 +17,34 @@ export interface AccountEventAt {
   readonly at: Date;
 }
 
+/**
+ * Each recorded event's upcast form, kept while the recorded event is alive: the read models of one process are
+ * handed the same recorded events (a rebuild's chunk, the log window's page), and each would otherwise upcast every
+ * event and parse its time again (7 read models: 9 % of a rebuild's main thread). Read-only, like the events.
+ */
+const upcast = new WeakMap<RecordedEvent, AccountEventAt>();
+
 /** The account events of a batch, upcast; other streams' events are skipped. */
 export function accountEvents(events: readonly RecordedEvent[]): AccountEventAt[] {
   const result: AccountEventAt[] = [];
   for (const recorded of events) {
+    const known = upcast.get(recorded);
+    if (known !== undefined) {
+      result.push(known);
+      continue;
+    }
     const accountId = accountIdOf(recorded.streamId);
     if (accountId === null) continue;
     const recordedAt = recorded.metadata.recordedAt;
-    result.push({
+    const item: AccountEventAt = {
       accountId,
       event: upcastAccountEvent(recorded),
       version: recorded.version,
       eventId: recorded.eventId,
       at: typeof recordedAt === 'string' ? new Date(recordedAt) : recorded.storedAt,
-    });
+    };
+    upcast.set(recorded, item);
+    result.push(item);
   }
   return result;
 }
