@@ -1,9 +1,8 @@
 import { Money } from '@khata/domain';
 import type { Projection } from '@khata/projector';
-import type { SqlQueryable } from '@khata/sql';
 
 import { type AccountEventAt, accountEvents } from '../shared/accounts.ts';
-import { rowSlices, writeRowsAsJson } from '../shared/rows.ts';
+import { insertNewRowsAsJson, rowSlices, writeRowsAsJson } from '../shared/rows.ts';
 import { type CallsTable, callsMigrations } from './migrations.ts';
 
 const CALL_EVENTS: ReadonlySet<string> = new Set([
@@ -194,24 +193,10 @@ const CALL_COLUMNS: readonly (keyof CallsTable)[] = [
   'stream_version',
 ];
 
-/** Inserts the rows no call has yet (ON CONFLICT DO NOTHING) and returns the keys of those it inserted. */
-async function insertNew(tx: SqlQueryable, schema: string, rows: readonly CallsTable[]): Promise<string[]> {
-  const inserted: string[] = [];
-  for (const slice of rowSlices(rows)) {
-    const written = await tx.query<{ account_id: string; call_id: string }>(
-      `INSERT INTO ${schema}.calls SELECT * FROM json_populate_recordset(NULL::${schema}.calls, $1::json)
-       ON CONFLICT (account_id, call_id) DO NOTHING
-       RETURNING account_id, call_id`,
-      [JSON.stringify(slice)],
-    );
-    for (const row of written) inserted.push(keyOf(row.account_id, row.call_id));
-  }
-  return inserted;
-}
-
 /**
- * Calls and CDRs. Per batch: one read of the rows of the calls the batch touches, each call's events
- * folded in stream order (skipping those at or below the row's version), one upsert of the folded rows.
+ * Calls and CDRs. Per batch: the calls whose events in it begin with their authorization or their CDR are folded
+ * from the batch alone and inserted where no row exists yet; for the others, one read of their rows, each call's
+ * events folded onto its row in stream order (skipping those at or below the row's version), one upsert.
  */
 export const callsProjection: Projection = {
   name: 'calls',
@@ -243,7 +228,8 @@ export const callsProjection: Projection = {
       for (const item of call.items) row = applyEvent(row, item);
       if (row !== undefined) fresh.set(key, row);
     }
-    for (const key of await insertNew(tx, schema, [...fresh.values()])) calls.delete(key);
+    const inserted = await insertNewRowsAsJson(tx, schema, 'calls', [...fresh.values()], ['account_id', 'call_id']);
+    for (const row of inserted) calls.delete(keyOf(row.account_id, row.call_id));
     if (calls.size === 0) return;
     const existing: CallsTable[] = [];
     for (const slice of rowSlices([...calls.values()])) {

@@ -56,6 +56,30 @@ export async function writeRowsAsJson<Row extends object>(
   write: JsonWrite<Row>,
 ): Promise<void> {
   if (rows.length === 0) return;
+  const text = jsonInsert(schema, table, write);
+  for (const slice of rowSlices(rows)) await tx.query(text, [JSON.stringify(slice)]);
+}
+
+/**
+ * Inserts the rows whose key no stored row has (as writeRowsAsJson with `update: 'nothing'`) and returns the keys
+ * of those it inserted; a row left out conflicted with a stored one.
+ */
+export async function insertNewRowsAsJson<Row extends object, Key extends keyof Row & string>(
+  tx: SqlQueryable,
+  schema: string,
+  table: string,
+  rows: readonly Row[],
+  conflict: readonly Key[],
+): Promise<Pick<Row, Key>[]> {
+  const inserted: Pick<Row, Key>[] = [];
+  if (rows.length === 0) return inserted;
+  const text = `${jsonInsert<Row>(schema, table, { conflict, update: 'nothing' })} RETURNING ${conflict.map(quoteIdentifier).join(', ')}`;
+  for (const slice of rowSlices(rows))
+    inserted.push(...(await tx.query<Pick<Row, Key>>(text, [JSON.stringify(slice)])));
+  return inserted;
+}
+
+function jsonInsert<Row>(schema: string, table: string, write: JsonWrite<Row>): string {
   const target = `${quoteIdentifier(schema)}.${quoteIdentifier(table)}`;
   const conflict = write.conflict.map(quoteIdentifier).join(', ');
   const { update } = write;
@@ -65,7 +89,6 @@ export async function writeRowsAsJson<Row extends object>(
       : 'add' in update
         ? `DO UPDATE SET ${update.add.map((column) => `${quoteIdentifier(column)} = stored.${quoteIdentifier(column)} + EXCLUDED.${quoteIdentifier(column)}`).join(', ')}`
         : `DO UPDATE SET ${update.map((column) => `${quoteIdentifier(column)} = EXCLUDED.${quoteIdentifier(column)}`).join(', ')}`;
-  const text = `INSERT INTO ${target} AS stored SELECT * FROM json_populate_recordset(NULL::${target}, $1::json)
+  return `INSERT INTO ${target} AS stored SELECT * FROM json_populate_recordset(NULL::${target}, $1::json)
     ON CONFLICT (${conflict}) ${action}`;
-  for (const slice of rowSlices(rows)) await tx.query(text, [JSON.stringify(slice)]);
 }

@@ -30,7 +30,7 @@ export {
   uuidNamespace,
 } from './ids.ts';
 export { InvalidCommand, LEDGER_BATCH_COMMANDS_MAX, Ledger, type LedgerOptions } from './ledger.ts';
-export { type AcceptedEvent, type CommandOutcome, type LoggedEvent, type LoggedOutcome, toLogged } from './outcome.ts';
+export type { AcceptedEvent, CommandOutcome, LoggedEvent, LoggedOutcome } from './outcome.ts';
 export { APPEND_AND_LOG_FUNCTION, ledgerMigrations } from './schema.ts';
 export {
   type CommandLog,
