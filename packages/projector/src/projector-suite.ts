@@ -14,12 +14,20 @@ import { Projector, type ProjectorOptions } from './runtime.ts';
 export interface ProjectorTarget {
   /** An empty event store and read database (the same database is fine). */
   fresh(): Promise<{ store: EventStore; db: SqlClient; close(): Promise<void> }>;
+  /** Whether two transactions can be open at once (PGlite has one connection: its transactions take turns). */
+  readonly concurrentTransactions: boolean;
 }
 
-/** A read model that counts events per stream; it refuses events of type `Poison`. */
-function countingProjection(shards = 3): Projection {
+/**
+ * A read model that counts events per stream; it refuses events of type `Poison`. `beforeApply` runs before
+ * each batch (a test holds a read model back with it).
+ */
+function countingProjection(
+  shards = 3,
+  options: { readonly name?: string; readonly beforeApply?: () => Promise<void> } = {},
+): Projection {
   return {
-    name: 'counts',
+    name: options.name ?? 'counts',
     description: 'events per stream (test)',
     shards,
     filter: { streamPrefixes: ['acct-'] },
@@ -34,6 +42,7 @@ function countingProjection(shards = 3): Projection {
       },
     ],
     async apply(tx, events: readonly RecordedEvent[], { schema }) {
+      await options.beforeApply?.();
       for (const event of events) {
         if (event.type === 'Poison') throw new Error('this projection cannot apply Poison');
         await tx.query(
@@ -69,16 +78,16 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
       for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
     });
 
-    async function setUp(projection = countingProjection()) {
+    async function setUp(projection = countingProjection(), others: readonly Projection[] = []) {
       const env = await target.fresh();
       cleanups.push(env.close);
-      await Projector.prepare(env.db, [projection]);
+      await Projector.prepare(env.db, [projection, ...others]);
       const workers: Projector[] = [];
       const worker = (options: Partial<ProjectorOptions> = {}) => {
         const projector = new Projector({
           store: env.store,
           db: env.db,
-          projections: [projection],
+          projections: [projection, ...others],
           workerId: `worker-${workers.length + 1}`,
           batchSize: 7,
           leaseSeconds: 2,
@@ -311,6 +320,117 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
       expect([...(await counts(db, 'rm_counts_g2')).values()]).toEqual([8, 8, 8]);
       await rebuilder.dropRetiredGenerations('counts');
       await expect(db.query('SELECT 1 FROM rm_counts_g1.counts')).rejects.toThrow();
+    });
+
+    it('rebuilds several read models each at its own pace, reading the log at most two chunks ahead of the slowest', async () => {
+      let release: () => void = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let slowBatches = 0;
+      const slow = countingProjection(2, {
+        name: 'slow_counts',
+        beforeApply: async () => {
+          slowBatches += 1;
+          if (slowBatches === 1) await held;
+        },
+      });
+      let fastBatches = 0;
+      const fast = countingProjection(3, {
+        beforeApply: async () => {
+          fastBatches += 1;
+        },
+      });
+      const { store, db, worker } = await setUp(fast, [slow]);
+      await appendMany(store, 3, 10);
+      let pagesRead = 0;
+      const counted = new Proxy(store, {
+        get(target, property) {
+          if (property === 'readAll') {
+            return (...args: Parameters<EventStore['readAll']>) => {
+              pagesRead += 1;
+              return target.readAll(...args);
+            };
+          }
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const rebuilder = worker({ workerId: 'rebuilder', store: counted });
+      const progress: number[] = [];
+      // Chunks of 3 events, one page each: 31 events in 11 chunks, the last one (other-1) for neither.
+      const rebuilt = rebuilder.rebuildAll(['counts', 'slow_counts'], {
+        batchSize: 3,
+        applyEvents: 3,
+        onProgress: (events) => progress.push(events),
+      });
+      try {
+        if (target.concurrentTransactions) {
+          for (let round = 0; round < 200 && fastBatches < 3; round += 1) {
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          // The slow read model holds chunk 0: the fast one has applied chunks 0–2 and waits, nothing more is
+          // read, and no chunk counts as applied until both have applied it.
+          expect(fastBatches).toBe(3);
+          expect(slowBatches).toBe(1);
+          expect(pagesRead).toBe(3);
+          expect(progress).toEqual([]);
+        }
+      } finally {
+        release();
+      }
+      expect(await rebuilt).toBe(30);
+      expect(pagesRead).toBe(11);
+      expect(progress).toEqual([3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 30]);
+      expect([fastBatches, slowBatches]).toEqual([10, 10]);
+      for (const schema of ['rm_counts_g2', 'rm_slow_counts_g2']) {
+        expect(Object.fromEntries(await counts(db, schema))).toEqual({ 'acct-0': 10, 'acct-1': 10, 'acct-2': 10 });
+      }
+      expect(await rebuilder.activeSchema('slow_counts')).toBe('rm_slow_counts_g2');
+    });
+
+    it('stops every read model of a rebuild when one of them cannot apply an event, and switches none', async () => {
+      let fastBatches = 0;
+      const fast = countingProjection(3, {
+        name: 'fast_counts',
+        beforeApply: async () => {
+          fastBatches += 1;
+        },
+      });
+      const { store, db, worker } = await setUp(countingProjection(), [fast]);
+      await appendMany(store, 3, 2);
+      await store.appendToStream('acct-9', [event('Poison')], { expected: 'any' });
+      await appendMany(store, 3, 20);
+      // The fast read model takes Poison as any event: only the counting one refuses it.
+      const rebuilder = worker({
+        workerId: 'rebuilder',
+        projections: [
+          countingProjection(),
+          {
+            ...fast,
+            apply: async (tx, events, options) => {
+              await fast.apply(
+                tx,
+                events.filter((recorded) => recorded.type !== 'Poison'),
+                options,
+              );
+            },
+          },
+        ],
+      });
+      await expect(
+        rebuilder.rebuildAll(['counts', 'fast_counts'], { batchSize: 4, applyEvents: 4 }),
+      ).rejects.toMatchObject({ name: 'PoisonEvent' });
+      // The fast one stopped within the chunks read ahead of the poisoned one, not at the end of the log.
+      expect(fastBatches).toBeLessThanOrEqual(5);
+      const registry = await db.query<{ name: string; active_generation: number }>(
+        'SELECT name, active_generation FROM projections.registry ORDER BY name',
+      );
+      expect(registry).toEqual([
+        { name: 'counts', active_generation: 1 },
+        { name: 'fast_counts', active_generation: 1 },
+      ]);
     });
 
     it('exports lag and throughput as Prometheus metrics', async () => {

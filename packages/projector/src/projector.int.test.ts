@@ -5,6 +5,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { projectorSuite } from './projector-suite.ts';
 
 projectorSuite('pglite', {
+  concurrentTransactions: false,
   async fresh() {
     const db = await createPgliteClient();
     await migrate(db, eventStoreMigrations);
@@ -27,6 +28,7 @@ describeWithService(postgres(), 'projector on postgres', (serverUrl) => {
     for (const database of databases) await database.drop();
   });
   projectorSuite('postgres', {
+    concurrentTransactions: true,
     async fresh() {
       const database = await createTestDatabase(serverUrl);
       databases.push(database);

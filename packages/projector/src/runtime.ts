@@ -57,6 +57,122 @@ const INDEX_BUILDS_IN_PARALLEL = 2;
 const INDEX_BUILD_MEMORY = '256MB';
 /** Pages of one rebuild (10^6 × the page size: far beyond any log this runs on). */
 const REBUILD_PAGES_MAX = 1_000_000;
+/**
+ * Chunks of the log a rebuild reads beyond the one its slowest read model is applying, so the faster ones go on
+ * (each chunk is REBUILD_APPLY_EVENTS_MIN events held in memory, about 1 KiB each).
+ */
+const REBUILD_CHUNKS_AHEAD = 2;
+
+interface RebuildChunk {
+  readonly events: RecordedEvent[];
+  readonly last: Position | null;
+  /** The head was reached: no chunk follows. */
+  readonly done: boolean;
+}
+
+interface ChunkSlot {
+  readonly promise: Promise<RebuildChunk>;
+  readonly resolve: (chunk: RebuildChunk) => void;
+  readonly reject: (error: unknown) => void;
+  chunk: RebuildChunk | null;
+  appliedBy: number;
+}
+
+/**
+ * The chunks of a rebuild, read from the log one after another and shared by its read models (the consumers),
+ * each taking them in order at its own pace. A chunk is read when it is at most `ahead` chunks beyond the
+ * oldest one some read model has not applied yet, and dropped once every read model has applied it.
+ */
+class RebuildChunks {
+  /** Called once per chunk, in order, when every read model has applied it. */
+  onApplied: (chunk: RebuildChunk) => void = () => {};
+  failed = false;
+  failure: unknown = undefined;
+  readonly #read: (after: Position | null) => Promise<RebuildChunk>;
+  readonly #consumers: number;
+  readonly #ahead: number;
+  readonly #slots = new Map<number, ChunkSlot>();
+  /** Chunks every read model has applied (all of them are below this index). */
+  #appliedByAll = 0;
+  /** The index of the next chunk to read. */
+  #next = 0;
+  #after: Position | null = null;
+  #reading = false;
+  #finished = false;
+
+  constructor(read: (after: Position | null) => Promise<RebuildChunk>, consumers: number, ahead: number) {
+    this.#read = read;
+    this.#consumers = consumers;
+    this.#ahead = ahead;
+  }
+
+  /** The chunk at `index`, once it has been read. */
+  take(index: number): Promise<RebuildChunk> {
+    const slot = this.#slot(index);
+    this.#pump();
+    return slot.promise;
+  }
+
+  /** One read model has applied the chunk at `index` (each applies them in order). */
+  applied(index: number): void {
+    const slot = this.#slot(index);
+    slot.appliedBy += 1;
+    if (slot.appliedBy < this.#consumers) return;
+    // Each consumer applies in order, so the others have applied every chunk before this one too.
+    this.#slots.delete(index);
+    this.#appliedByAll = index + 1;
+    if (slot.chunk !== null) this.onApplied(slot.chunk);
+    this.#pump();
+  }
+
+  /** Stops the reading; every chunk not read yet is refused with `error`. */
+  fail(error: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.failure = error;
+    for (const slot of this.#slots.values()) if (slot.chunk === null) slot.reject(error);
+  }
+
+  #slot(index: number): ChunkSlot {
+    let slot = this.#slots.get(index);
+    if (slot === undefined) {
+      let resolve: (chunk: RebuildChunk) => void = () => {};
+      let reject: (error: unknown) => void = () => {};
+      const promise = new Promise<RebuildChunk>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      // A refused chunk nobody waits for must not count as an unhandled rejection.
+      promise.catch(() => undefined);
+      slot = { promise, resolve, reject, chunk: null, appliedBy: 0 };
+      this.#slots.set(index, slot);
+      if (this.failed) reject(this.failure);
+    }
+    return slot;
+  }
+
+  #pump(): void {
+    if (this.#reading || this.#finished || this.failed || this.#next > this.#appliedByAll + this.#ahead) return;
+    this.#reading = true;
+    const index = this.#next;
+    this.#read(this.#after).then(
+      (chunk) => {
+        this.#reading = false;
+        this.#next = index + 1;
+        this.#after = chunk.last;
+        this.#finished = chunk.done;
+        const slot = this.#slot(index);
+        slot.chunk = chunk;
+        slot.resolve(chunk);
+        this.#pump();
+      },
+      (error: unknown) => {
+        this.#reading = false;
+        this.fail(error);
+      },
+    );
+  }
+}
 
 /** Thrown inside a transaction to roll back a trial application. */
 class RolledBack extends Error {}
@@ -345,13 +461,10 @@ export class Projector {
     const head = await store.headPosition();
     const batchSize = options.batchSize ?? REBUILD_BATCH_SIZE_DEFAULT;
     let read = 0;
-    let previous: Position | null = null;
     if (head !== null) {
       const chunkEvents = Math.max(batchSize, options.applyEvents ?? REBUILD_APPLY_EVENTS_MIN);
       // Reads the log from `after` in pages until a chunk is full or the head is reached.
-      const readChunk = async (
-        after: Position | null,
-      ): Promise<{ events: RecordedEvent[]; last: Position | null; done: boolean }> => {
+      const readChunk = async (after: Position | null): Promise<RebuildChunk> => {
         const events: RecordedEvent[] = [];
         let last = after;
         for (let pages = 0; pages < REBUILD_PAGES_MAX; pages += 1) {
@@ -363,34 +476,39 @@ export class Projector {
         }
         throw new Error(`a rebuild chunk read more than ${REBUILD_PAGES_MAX} pages`);
       };
-      // Chunks of REBUILD_APPLY_EVENTS_MIN events, one transaction per read model each: a read model keyed by
-      // account (balances holds each account's folded state) rewrites an account's row once per chunk, not
-      // once per page. The next chunk is read while this one is applied.
-      let pending = readChunk(null);
-      pending.catch(() => undefined);
-      for (let chunks = 0; chunks < REBUILD_PAGES_MAX; chunks += 1) {
-        const chunk = await pending;
-        if (!chunk.done) {
-          pending = readChunk(chunk.last);
-          // Awaited in the next round; until then a failed read must not count as unhandled.
-          pending.catch(() => undefined);
-        }
-        const last = chunk.last;
-        if (last !== null && (previous === null || last > previous)) {
-          const from = previous;
-          await Promise.all(
-            targets.map(({ projection, generation, schema }) =>
-              this.#commitAllShards(projection, generation, owner, schema, chunk.events, from, last),
-            ),
-          );
-          previous = last;
-        }
+      const chunks = new RebuildChunks(readChunk, targets.length, REBUILD_CHUNKS_AHEAD);
+      chunks.onApplied = (chunk) => {
         read += chunk.events.filter((event) =>
           targets.some(({ projection }) => matchesFilter(event, projection.filter)),
         ).length;
         options.onProgress?.(read);
-        if (chunk.done) break;
-      }
+      };
+      // Each read model goes through the chunks at its own pace, one transaction per chunk (a read model keyed
+      // by account rewrites an account's row once per chunk, not once per page), while the log is read ahead
+      // of the slowest. With a barrier after every chunk the cores idled while the slowest (calls) finished.
+      const outcomes = await Promise.allSettled(
+        targets.map(async ({ projection, generation, schema }) => {
+          try {
+            let previous: Position | null = null;
+            for (let index = 0; index < REBUILD_PAGES_MAX; index += 1) {
+              const chunk = await chunks.take(index);
+              const last = chunk.last;
+              if (last !== null && (previous === null || last > previous)) {
+                await this.#commitAllShards(projection, generation, owner, schema, chunk.events, previous, last);
+                previous = last;
+              }
+              chunks.applied(index);
+              if (chunk.done) return;
+            }
+          } catch (error) {
+            chunks.fail(error);
+            throw error;
+          }
+        }),
+      );
+      // Every read model has stopped; the first failure is the one to report (the others were told to stop).
+      if (chunks.failed) throw chunks.failure;
+      for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
     }
     await buildIndexes(db, deferred);
     for (const { projection, generation } of targets) {
