@@ -208,6 +208,46 @@ eachDatabase('calls read model', (connect) => {
     });
   });
 
+  it("stores an event's times as the instants they name, whatever their offset or precision", async () => {
+    // Rows go to PostgreSQL with the events' own time text (not through Date): an offset and microseconds
+    // must arrive as the same instant. Applied in a transaction that is rolled back, so the history stays.
+    const { events } = await h.store.readStream(`account-${history.acme}`);
+    const rated = events.find((event) => event.type === 'CdrRated' && event.data.callId === 'c-answered');
+    if (rated === undefined) throw new Error('no CdrRated of c-answered');
+    const offsetEvent = {
+      ...rated,
+      eventId: '0b0e8a52-6a59-4a51-9b7f-6c1f5e2b7a10',
+      data: {
+        ...rated.data,
+        callId: 'offset-times',
+        answeredAt: '2026-11-02T10:01:05.123456+05:30',
+        ratedAt: '2026-11-02T04:33:30-00:00',
+      },
+    };
+    const rollback = new Error('rolled back');
+    const seen = await h.db
+      .transaction(async (tx) => {
+        await callsProjection.apply(tx, [offsetEvent], { schema });
+        const [row] = await tx.query<{ answered: string; rated: string; cdr: string }>(
+          `SELECT to_char(answered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS answered,
+                  to_char(rated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS rated,
+                  to_char(cdr_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS cdr
+             FROM ${schema}.calls WHERE account_id = $1 AND call_id = 'offset-times'`,
+          [history.acme],
+        );
+        throw Object.assign(rollback, { row });
+      })
+      .catch((error: unknown) => {
+        if (error !== rollback) throw error;
+        return (error as Error & { row: unknown }).row;
+      });
+    expect(seen).toEqual({
+      answered: '2026-11-02T04:31:05.123456',
+      rated: '2026-11-02T04:33:30.000000',
+      cdr: '2026-11-02T04:31:05.123456',
+    });
+  });
+
   it('changes nothing when events are applied again', async () => {
     await h.expectReapplyChangesNothing(callsProjection, ['calls']);
   });

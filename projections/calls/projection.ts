@@ -2,7 +2,7 @@ import { Money } from '@khata/domain';
 import type { Projection } from '@khata/projector';
 
 import { type AccountEventAt, accountEvents } from '../shared/accounts.ts';
-import { insertNewRowsAsJson, rowSlices, writeRowsAsJson } from '../shared/rows.ts';
+import { insertNewRowsAsJson, type JsonRow, rowSlices, writeRowsAsJson } from '../shared/rows.ts';
 import { type CallsTable, callsMigrations } from './migrations.ts';
 
 const CALL_EVENTS: ReadonlySet<string> = new Set([
@@ -15,17 +15,20 @@ const CALL_EVENTS: ReadonlySet<string> = new Set([
 
 const money = (amount: string) => Money.parse(amount).toString();
 
+/** A calls row as it is folded and written: stored rows carry `Date`s, rows folded from events the events' text. */
+type CallRow = JsonRow<CallsTable>;
+
 /**
  * Folds one call event into the call's row. A CDR without an authorization (never authorized, or
  * authorized by an event this row has not seen) creates the row; the other events need one.
  */
-function applyEvent(row: CallsTable | undefined, { accountId, event, version }: AccountEventAt): CallsTable {
+function applyEvent(row: CallRow | undefined, { accountId, event, version }: AccountEventAt): CallRow {
   const stamp = { stream_version: version.toString() };
   switch (event.type) {
     case 'CallAuthorized': {
       const { data } = event;
-      const authorizedAt = new Date(data.authorizedAt);
-      const base: CallsTable = row ?? {
+      const authorizedAt = data.authorizedAt;
+      const base: CallRow = row ?? {
         account_id: accountId,
         call_id: data.callId,
         destination: data.destination,
@@ -65,7 +68,7 @@ function applyEvent(row: CallsTable | undefined, { accountId, event, version }: 
         max_seconds: data.maxSeconds,
         reserved_amount: money(data.reservedAmount),
         reserved_free_seconds: data.reservedFreeSeconds,
-        expires_at: new Date(data.expiresAt),
+        expires_at: data.expiresAt,
       };
     }
     case 'ReservationExtended': {
@@ -79,7 +82,7 @@ function applyEvent(row: CallsTable | undefined, { accountId, event, version }: 
           .plus(Money.parse(data.additionalAmount))
           .toString(),
         reserved_free_seconds: (current.reserved_free_seconds ?? 0) + data.additionalFreeSeconds,
-        expires_at: new Date(data.expiresAt),
+        expires_at: data.expiresAt,
         extensions: current.extensions + 1,
       };
     }
@@ -89,13 +92,13 @@ function applyEvent(row: CallsTable | undefined, { accountId, event, version }: 
         ...current,
         ...stamp,
         status: current.status === 'rated' ? 'rated' : 'expired',
-        expired_at: new Date(event.data.expiredAt),
+        expired_at: event.data.expiredAt,
       };
     }
     case 'CdrRated': {
       const { data } = event;
-      const answeredAt = data.answeredAt === null ? null : new Date(data.answeredAt);
-      const ratedAt = new Date(data.ratedAt);
+      const answeredAt = data.answeredAt;
+      const ratedAt = data.ratedAt;
       const rated = {
         destination: data.destination,
         destination_name: data.destinationName,
@@ -154,7 +157,7 @@ function applyEvent(row: CallsTable | undefined, { accountId, event, version }: 
   }
 }
 
-function requireRow(row: CallsTable | undefined, accountId: string, type: string, callId: string): CallsTable {
+function requireRow(row: CallRow | undefined, accountId: string, type: string, callId: string): CallRow {
   if (row === undefined) throw new Error(`account ${accountId}: ${type} of call ${callId}, which has no row`);
   return row;
 }
@@ -220,11 +223,11 @@ export const callsProjection: Projection = {
     // and inserted where none exists yet, without looking them up first; the insert reports which it wrote. The
     // others (a row that exists, or a batch that begins a call's events past its first) are looked up and folded
     // onto their rows, as every call was before.
-    const fresh = new Map<string, CallsTable>();
+    const fresh = new Map<string, CallRow>();
     for (const [key, call] of calls) {
       const first = call.items[0]?.event.type;
       if (first !== 'CallAuthorized' && first !== 'CdrRated') continue;
-      let row: CallsTable | undefined;
+      let row: CallRow | undefined;
       for (const item of call.items) row = applyEvent(row, item);
       if (row !== undefined) fresh.set(key, row);
     }
@@ -243,7 +246,7 @@ export const callsProjection: Projection = {
       );
       existing.push(...found);
     }
-    const rows = new Map(existing.map((row) => [keyOf(row.account_id, row.call_id), row]));
+    const rows = new Map<string, CallRow>(existing.map((row) => [keyOf(row.account_id, row.call_id), row]));
     const changed = new Set<string>();
     for (const [key, call] of calls) {
       for (const item of call.items) {
@@ -257,7 +260,7 @@ export const callsProjection: Projection = {
       tx,
       schema,
       'calls',
-      [...changed].map((key) => rows.get(key) as CallsTable),
+      [...changed].map((key) => rows.get(key) as CallRow),
       { conflict: ['account_id', 'call_id'], update: CALL_COLUMNS },
     );
   },

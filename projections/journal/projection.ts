@@ -1,7 +1,7 @@
 import { journalEntryOf, Money } from '@khata/domain';
 import type { Projection } from '@khata/projector';
 import { accountEvents } from '../shared/accounts.ts';
-import { writeRowsAsJson } from '../shared/rows.ts';
+import { type JsonRow, writeRowsAsJson } from '../shared/rows.ts';
 import { type JournalEntriesTable, type JournalLinesTable, journalMigrations } from './migrations.ts';
 
 /**
@@ -38,9 +38,9 @@ export const journalProjection: Projection = {
   filter: { streamPrefixes: ['account-'] },
   shards: 4,
   async apply(tx, events, { schema }) {
-    const entries: JournalEntriesTable[] = [];
+    const entries: JsonRow<JournalEntriesTable>[] = [];
     const lines: JournalLinesTable[] = [];
-    for (const { accountId, event, eventId, version, at } of accountEvents(events)) {
+    for (const { accountId, event, eventId, version, atText } of accountEvents(events)) {
       const entry = journalEntryOf(accountId, event);
       if (entry === null) continue;
       const rows = entry.lines.map(
@@ -60,7 +60,7 @@ export const journalProjection: Projection = {
         stream_version: version.toString(),
         event_type: event.type,
         description: entry.description,
-        posted_at: at,
+        posted_at: atText,
       });
       lines.push(...rows);
     }

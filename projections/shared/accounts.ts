@@ -15,6 +15,8 @@ export interface AccountEventAt {
   readonly eventId: string;
   /** When the command that produced it was decided (the handler's clock), else when it was stored. */
   readonly at: Date;
+  /** `at` as ISO 8601 text, as the event's metadata carries it (a time column of a JSON row takes it as is). */
+  readonly atText: string;
 }
 
 /**
@@ -42,6 +44,7 @@ export function accountEvents(events: readonly RecordedEvent[]): AccountEventAt[
       version: recorded.version,
       eventId: recorded.eventId,
       at: typeof recordedAt === 'string' ? new Date(recordedAt) : recorded.storedAt,
+      atText: typeof recordedAt === 'string' ? recordedAt : recorded.storedAt.toISOString(),
     };
     upcast.set(recorded, item);
     result.push(item);

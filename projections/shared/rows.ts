@@ -26,6 +26,13 @@ export function rowSlices<Row>(rows: readonly Row[]): Row[][] {
   return slices;
 }
 
+/**
+ * A row as it is written through JSON (writeRowsAsJson): a time column may hold the instant's ISO 8601 text as the
+ * event carries it, which PostgreSQL reads as the same instant. `JSON.stringify` turns a `Date` into that text
+ * through its slow path: 5,000 calls rows took 36 ms with their six times as `Date`s and 9 ms as text (Node 24).
+ */
+export type JsonRow<Row> = { [Column in keyof Row]: Date extends Row[Column] ? Row[Column] | string : Row[Column] };
+
 export interface JsonWrite<Row> {
   /** The columns of the conflict target (a primary key or unique constraint). */
   readonly conflict: readonly (keyof Row & string)[];
