@@ -1,21 +1,29 @@
 /**
  * The worker role of `pnpm bench:esl` in a process of its own, as production runs it (SPEC §2: `api`, `worker`
  * and `esl` are separate services): read models, process managers and the scheduler, on the benchmark's
- * PostgreSQL database. The connector's process then spends its event loop on calls only.
+ * PostgreSQL database. The connector's process then spends its event loop on calls only. Like
+ * `khata start --worker-only` without FreeSWITCH, it lowers its CPU priority to WORKER_NICE (10 unless set).
  *
  * Protocol (IPC with main.ts): → {type:'ready'} once started; ← {type:'stop'} closes it.
  */
+import { loadConfig } from '@khata/config';
 import { openTestKhata } from '@khata/esl-service/testing';
+import { lowerPriority } from '@khata/runtime';
 
 const databaseUrl = process.argv[2];
 if (databaseUrl === undefined) throw new Error('usage: worker.ts <database url>');
-const khata = await openTestKhata(
-  { EVENT_STORE: 'postgres', DATABASE_URL: databaseUrl, CALL_SECONDS_MAX: '300' },
-  {
-    api: false,
-    worker: true,
-  },
-);
+const environment = {
+  EVENT_STORE: 'postgres',
+  DATABASE_URL: databaseUrl,
+  CALL_SECONDS_MAX: '300',
+  ...(process.env.WORKER_NICE === undefined ? {} : { WORKER_NICE: process.env.WORKER_NICE }),
+};
+// As `khata start --worker-only` without FreeSWITCH does: the background work yields the cores (WORKER_NICE).
+lowerPriority(loadConfig(environment, { cwd: process.cwd() }).worker.nice);
+const khata = await openTestKhata(environment, {
+  api: false,
+  worker: true,
+});
 process.on('message', (message: { type: string }) => {
   if (message.type === 'stop') void khata.close().then(() => process.exit(0));
 });

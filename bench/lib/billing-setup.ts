@@ -91,6 +91,8 @@ export function khataEnvironment(environment: BenchEnvironment): Record<string, 
     KHATA_DATA_DIR: 'memory://',
     ...(environment.redisUrl === null ? {} : { REDIS_URL: environment.redisUrl }),
     ...(environment.poolSize === undefined ? {} : { DB_POOL_SIZE: String(environment.poolSize) }),
+    // The worker process's CPU priority (bench/lib/worker-process.ts): as `khata start --worker-only`, 10 unless set.
+    ...(process.env.WORKER_NICE === undefined ? {} : { WORKER_NICE: process.env.WORKER_NICE }),
   };
 }
 

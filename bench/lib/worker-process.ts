@@ -13,7 +13,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { loadConfig } from '@khata/config';
 import type { Position } from '@khata/event-store';
-import { openKhata } from '@khata/runtime';
+import { lowerPriority, openKhata } from '@khata/runtime';
 import { type BenchEnvironment, khataEnvironment, REPO_ROOT, settle } from './billing-setup.ts';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -80,6 +80,8 @@ export async function startWorkerProcess(request: WorkerRequest): Promise<Worker
 async function runWorker(request: WorkerRequest): Promise<void> {
   let now = Date.parse(request.at);
   const config = loadConfig(khataEnvironment(request.environment), { cwd: REPO_ROOT });
+  // As `khata start --worker-only` without FreeSWITCH does: the background work yields the cores (WORKER_NICE).
+  lowerPriority(config.worker.nice);
   const khata = await openKhata(config, {
     roles: { api: false, worker: true },
     migrate: true,

@@ -67,6 +67,11 @@ export interface KhataConfig {
   readonly database: { readonly url: Secret | null; readonly poolSize: number };
   /** Redis for the hot projection and rate limits; null: in process. */
   readonly redis: { readonly url: Secret | null };
+  /**
+   * The nice value a process that runs only the background work (`khata start --worker-only` with no FreeSWITCH)
+   * lowers itself to, so that on a shared host call decisions and API requests get the CPU first; 0 leaves it.
+   */
+  readonly worker: { readonly nice: number };
   readonly hotProjection: { readonly unavailablePolicy: HotProjectionPolicy };
   readonly freeswitch: {
     readonly nodes: readonly FreeswitchNode[];
@@ -176,6 +181,7 @@ export function loadConfig(env: Env, options: { readonly cwd: string }): KhataCo
     },
     database: { url: databaseUrl, poolSize: integer(read, 'DB_POOL_SIZE', 10, 1, 200) },
     redis: { url: redisUrlFrom(read) },
+    worker: { nice: integer(read, 'WORKER_NICE', 10, 0, 19) },
     hotProjection: {
       unavailablePolicy: oneOf(read, 'HOT_PROJECTION_UNAVAILABLE_POLICY', ['fail-closed', 'fail-open'], 'fail-closed'),
     },

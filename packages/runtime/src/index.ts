@@ -32,6 +32,7 @@ export {
   openKhata,
   projectorWork,
 } from './khata.ts';
+export { lowerPriority, type PriorityChange } from './priority.ts';
 export { READINESS_CHECK_TIMEOUT_MILLISECONDS, type Readiness, readiness } from './readiness.ts';
 export {
   IDEMPOTENCY_KEY_RETENTION_HOURS,

@@ -3,7 +3,7 @@
  * Prometheus's scrapes on PORT (what the Dockerfile's health check and the Kubernetes probes call).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -73,6 +73,11 @@ describe('khata start --worker-only, end to end', { timeout: 240_000 }, () => {
     expect(stdout).toContain(`metrics       ${base}/metrics`);
     expect(stdout).toContain(`health        ${base}/health  ${base}/ready`);
     expect(stdout).not.toMatch(/^ {2}API /m);
+    // With no FreeSWITCH to serve, the background work yields the CPU (WORKER_NICE, 10 by default).
+    expect(stdout).toContain('CPU priority  nice 10 (WORKER_NICE)');
+    const stat = await readFile(`/proc/${child?.pid}/stat`, 'utf8');
+    // Fields after the command name's closing parenthesis start at field 3 (state); nice is field 19.
+    expect(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]).toBe('10');
 
     const health = await fetch(`${base}/health`);
     expect(health.status).toBe(200);

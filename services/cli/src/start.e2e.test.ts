@@ -104,6 +104,8 @@ describe('khata start, end to end', { timeout: 240_000 }, () => {
     expect(running.stdout()).toContain(`API           http://127.0.0.1:${port}/api/v1`);
     expect(running.stdout()).toContain('/api-docs');
     expect(running.stdout()).toContain('/metrics');
+    // The API and the background work in one process: its CPU priority stays (only a worker alone yields it).
+    expect(running.stdout()).not.toContain('CPU priority');
     // The launcher bounds the server's heap (KHATA_HEAP_MB, 160 MiB unless told).
     const argv = (await readFile(`/proc/${running.child.pid}/cmdline`, 'utf8')).split('\0');
     expect(argv).toEqual(expect.arrayContaining(['--max-old-space-size=160', '--max-semi-space-size=8']));

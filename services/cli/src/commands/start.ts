@@ -2,7 +2,7 @@ import { flushCompileCache } from 'node:module';
 import { parseArgs } from 'node:util';
 import { type RunningServer, startHealthServer, startServer } from '@khata/api';
 import { EslConnector } from '@khata/esl-service';
-import { openKhata } from '@khata/runtime';
+import { lowerPriority, openKhata, type PriorityChange } from '@khata/runtime';
 import { pino } from 'pino';
 import { type CliCommand, EXIT_OK, UsageError } from '../command.ts';
 import { firstAdmin } from '../first-admin.ts';
@@ -18,7 +18,8 @@ hot projection in process. It migrates, loads the catalog, creates the first adm
 is none (printing the credentials once) and prints the URLs of the API, its documentation and metrics.
 
 --api-only     serve the API only (production: shared PostgreSQL/Redis/EventStoreDB, workers elsewhere)
---worker-only  run the background work only, with /health, /ready and /metrics (nothing else) on the port
+--worker-only  run the background work only, with /health, /ready and /metrics (nothing else) on the port;
+               without FreeSWITCH it lowers its CPU priority to WORKER_NICE (default 10, 0 to keep it)
 --port, --host override PORT and HOST`,
   async run(args, context) {
     const { values } = parseArgs({
@@ -44,6 +45,14 @@ is none (printing the credentials once) and prints the URLs of the API, its docu
       warn: (message: string, fields?: Record<string, unknown>) => logger.warn(fields ?? {}, message),
       error: (message: string, fields?: Record<string, unknown>) => logger.error(fields ?? {}, message),
     };
+    // A process with only the background work yields the cores to those deciding calls and serving requests.
+    let priority: PriorityChange | null = null;
+    if (!roles.api && config.freeswitch.nodes.length === 0 && config.worker.nice > 0) {
+      priority = lowerPriority(config.worker.nice);
+      if (priority.error !== undefined) {
+        log.warn('could not lower the CPU priority of the worker', { nice: config.worker.nice, error: priority.error });
+      }
+    }
     const khata = await openKhata(config, { roles, migrate: true, log });
     let server: RunningServer | null = null;
     let connector: EslConnector | null = null;
@@ -74,6 +83,7 @@ is none (printing the credentials once) and prints the URLs of the API, its docu
         `  event store   ${khata.eventStore.kind}${khata.eventStore.kind === 'pglite' ? ` (${config.dataDir})` : ''}`,
       );
       context.stdout(`  hot projection ${khata.hot.store.kind}`);
+      if (priority !== null) context.stdout(`  CPU priority  nice ${priority.to} (WORKER_NICE)`);
       if (connector !== null)
         context.stdout(`  FreeSWITCH    ${connector.nodes.map((node) => node.name).join(', ')} (ESL)`);
       if (roles.api) {
