@@ -138,18 +138,37 @@ export class Harness {
 
   /**
    * Rebuilds a read model beside the live generation and checks that the rebuilt tables hold exactly
-   * the rows the live one had built event by event.
+   * the rows the live one had built event by event, with the same indexes and constraints (a rebuild drops
+   * secondary indexes and foreign keys while it writes and restores them before the switch).
    */
   async expectRebuildMatches(name: string, tables: readonly string[]): Promise<void> {
     await this.settle();
     const live = await this.schema(name);
     const before = Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await this.rows(live, t)])));
+    const structure = await this.structure(live);
     await this.projector.rebuild(name);
     const rebuilt = await this.schema(name);
     expect(rebuilt).not.toBe(live);
     const after = Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await this.rows(rebuilt, t)])));
     expect(after).toEqual(before);
     for (const table of tables) expect(before[table]?.length ?? 0, table).toBeGreaterThan(0);
+    expect(await this.structure(rebuilt)).toEqual(structure);
+  }
+
+  /** The indexes and constraints of a generation's tables, its schema name replaced by `SCHEMA`. */
+  async structure(schema: string): Promise<string[]> {
+    const rows = await this.db.query<{ definition: string }>(
+      `SELECT 'index ' || indexname || ': ' || indexdef AS definition FROM pg_indexes WHERE schemaname = $1
+       UNION ALL
+       SELECT 'constraint ' || t.relname || '.' || c.conname || ': ' || pg_get_constraintdef(c.oid)
+         FROM pg_constraint c
+         JOIN pg_class t ON t.oid = c.conrelid
+         JOIN pg_namespace n ON n.oid = t.relnamespace
+        WHERE n.nspname = $1
+       ORDER BY 1`,
+      [schema],
+    );
+    return rows.map((row) => row.definition.replaceAll(schema, 'SCHEMA'));
   }
 
   /**

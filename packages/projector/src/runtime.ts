@@ -453,11 +453,11 @@ export class Projector {
       if (projection === undefined) throw new Error(`unknown projection ${name}`);
       targets.push({ projection, ...(await this.#prepareGeneration(projection, owner)) });
     }
-    // Secondary indexes are built once at the end rather than grown row by row through a million inserts.
-    const deferred = await deferIndexes(
-      db,
-      targets.map(({ schema }) => schema),
-    );
+    // Secondary indexes are built once at the end rather than grown row by row through a million inserts, and
+    // foreign keys are checked once at the end rather than by a trigger per inserted row.
+    const schemas = targets.map(({ schema }) => schema);
+    const deferred = await deferIndexes(db, schemas);
+    const foreignKeys = await deferForeignKeys(db, schemas);
     const head = await store.headPosition();
     const batchSize = options.batchSize ?? REBUILD_BATCH_SIZE_DEFAULT;
     let read = 0;
@@ -511,6 +511,7 @@ export class Projector {
       for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
     }
     await buildIndexes(db, deferred);
+    await restoreForeignKeys(db, foreignKeys);
     for (const { projection, generation } of targets) {
       await db.transaction(async (tx) => {
         await tx.query(
@@ -987,6 +988,46 @@ async function deferIndexes(db: SqlClient, schemas: readonly string[]): Promise<
     await db.query(`DROP INDEX ${quoteIdentifier(schema)}.${quoteIdentifier(index.index_name)}`);
   }
   return indexes.map((index) => ({ table: index.table_name, name: index.index_name, definition: index.definition }));
+}
+
+/** A foreign key of a generation being rebuilt: dropped while the rows are written, checked once before the switch. */
+interface DeferredForeignKey {
+  readonly schema: string;
+  readonly table: string;
+  readonly name: string;
+  readonly definition: string;
+}
+
+/**
+ * Drops the foreign keys of the schemas being rebuilt and returns their definitions. Each row inserted into a
+ * referencing table (journal lines) fired a trigger that looked up and locked its referenced row; adding the key
+ * again at the end checks every row in one query.
+ */
+async function deferForeignKeys(db: SqlClient, schemas: readonly string[]): Promise<DeferredForeignKey[]> {
+  const keys = await db.query<{ schema: string; table: string; name: string; definition: string }>(
+    `SELECT n.nspname AS schema, t.relname AS table, c.conname AS name, pg_get_constraintdef(c.oid) AS definition
+       FROM pg_constraint c
+       JOIN pg_class t ON t.oid = c.conrelid
+       JOIN pg_namespace n ON n.oid = t.relnamespace
+      WHERE c.contype = 'f' AND n.nspname = ANY($1::text[])
+      ORDER BY n.nspname, t.relname, c.conname`,
+    [schemas],
+  );
+  for (const key of keys) {
+    await db.query(
+      `ALTER TABLE ${quoteIdentifier(key.schema)}.${quoteIdentifier(key.table)} DROP CONSTRAINT ${quoteIdentifier(key.name)}`,
+    );
+  }
+  return keys;
+}
+
+/** Adds the deferred foreign keys again; a row that breaks one fails the rebuild before anything switches. */
+async function restoreForeignKeys(db: SqlClient, keys: readonly DeferredForeignKey[]): Promise<void> {
+  for (const key of keys) {
+    await db.query(
+      `ALTER TABLE ${quoteIdentifier(key.schema)}.${quoteIdentifier(key.table)} ADD CONSTRAINT ${quoteIdentifier(key.name)} ${key.definition}`,
+    );
+  }
 }
 
 /** Builds the deferred indexes, a few at a time (each build sorts its table once). */
