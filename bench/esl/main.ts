@@ -27,6 +27,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '@khata/config';
 import { type DecisionTiming, EslConnector } from '@khata/esl-service';
 import { openTestAccount, openTestKhata, settleProjections } from '@khata/esl-service/testing';
 import { createPostgresClient, quoteIdentifier } from '@khata/sql';
@@ -145,6 +146,10 @@ async function adminExec(...statements: string[]): Promise<string> {
     await admin.close();
   }
 }
+/** The worker process's nice value (worker.ts lowers itself to it, as `khata start --worker-only` does). */
+const workerNice = loadConfig(process.env.WORKER_NICE === undefined ? {} : { WORKER_NICE: process.env.WORKER_NICE }, {
+  cwd: process.cwd(),
+}).worker.nice;
 const storage = embedded
   ? 'PGlite in memory (event store and read models)'
   : `PostgreSQL ${await adminExec(
@@ -321,7 +326,7 @@ if (values['write-results'] === true) {
     `| Node | ${machine.node} |`,
     embedded
       ? `| Khata | one process, as \`khata start\` runs it: API + worker roles (read models, scheduler, hot projection in process) and the ESL connector; ${storage} |`
-      : `| Khata | the ESL connector with the hot projection in process; the worker role (read models, process managers, scheduler) in a second process, as in production; ${storage} |`,
+      : `| Khata | the ESL connector with the hot projection in process; the worker role (read models, process managers, scheduler) in a second process at nice ${workerNice} (\`WORKER_NICE\`), as \`khata start --worker-only\` runs it; ${storage} |`,
     '| Switch | the FreeSWITCH stand-in (`@khata/esl/testing`) in its own process, over TCP on 127.0.0.1 |',
     `| Load | ${rate} parks/s for ${seconds} s to ${accountCount} toll-free numbers (one account each), after ${UNLOADED_SECONDS} s at ${UNLOADED_RATE} parks/s; authorized calls answered and hung up after ${HOLD_MILLISECONDS / 1000} s; the first ${WARM_UP_SECONDS} s of the load not counted |`,
     '',

@@ -429,12 +429,12 @@ export class Projector {
   }
 
   /**
-   * Rebuilds several read models in one pass over the log (`khata projections rebuild --all`): each page
-   * of the log is read and parsed once, and every read model applies its part of it, all shards together,
-   * in one transaction that also moves all its shards' checkpoints (the new generation belongs to this
-   * rebuild alone, so its shards never diverge). The read models' transactions for a page run side by
-   * side, and the next page is read while they run. Then each switches to its new generation. Returns
-   * the number of events that at least one of them takes.
+   * Rebuilds several read models in one pass over the log (`pnpm bench rebuild`): each chunk of the log is
+   * read and parsed once, and every read model applies its part of it, all shards together, in one
+   * transaction that also moves all its shards' checkpoints (the new generation belongs to this rebuild
+   * alone, so its shards never diverge). Each read model goes through the chunks at its own pace, side by
+   * side with the others, while the log is read ahead of the slowest (RebuildChunks). Then each switches to
+   * its new generation. Returns the number of events that at least one of them takes.
    */
   async rebuildAll(
     names: readonly string[],
