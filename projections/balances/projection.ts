@@ -11,7 +11,7 @@ import {
 import type { Projection } from '@khata/projector';
 import { queryBuilder, run } from '@khata/sql';
 import { accountEvents, groupBy } from '../shared/accounts.ts';
-import { statementSlices, writeRowsAsJson } from '../shared/rows.ts';
+import { type JsonRow, statementSlices, writeRowsAsJson } from '../shared/rows.ts';
 import { type BalancesDatabase, type BalancesTable, balancesMigrations } from './migrations.ts';
 
 const db = queryBuilder<BalancesDatabase>();
@@ -22,7 +22,13 @@ interface StoredState {
   readonly state: { readonly [key: string]: unknown };
 }
 
-export function balanceRow(accountId: string, state: AccountState, version: bigint, updatedAt: Date): BalancesTable {
+/** The balances row of an account's state; `updatedAt` as ISO 8601 text, as the event carries it (JsonRow). */
+export function balanceRow(
+  accountId: string,
+  state: AccountState,
+  version: bigint,
+  updatedAt: string,
+): JsonRow<BalancesTable> {
   const month = state.usageMonth;
   const stored: StoredState = { shape: STATE_SNAPSHOT_VERSION, state: stateToJson(state) };
   return {
@@ -83,20 +89,20 @@ export const balancesProjection: Projection = {
       );
     }
     const current = new Map(existing.map((row) => [row.account_id, row]));
-    const rows: BalancesTable[] = [];
+    const rows: JsonRow<BalancesTable>[] = [];
     for (const [accountId, accountEventsInBatch] of byAccount) {
       const row = current.get(accountId);
       let state = row === undefined ? initialState() : (stateOfRow(row) ?? initialState());
       let version = row === undefined ? 0n : BigInt(row.stream_version);
-      let updatedAt: Date | null = null;
-      for (const { event, version: eventVersion, at } of accountEventsInBatch) {
+      let updatedAt: string | null = null;
+      for (const { event, version: eventVersion, atText } of accountEventsInBatch) {
         if (eventVersion <= version) continue;
         if (eventVersion !== version + 1n) {
           throw new Error(`account ${accountId}: event version ${eventVersion} after ${version} (gap)`);
         }
         state = evolve(state, event);
         version = eventVersion;
-        updatedAt = at;
+        updatedAt = atText;
       }
       if (updatedAt !== null) rows.push(balanceRow(accountId, state, version, updatedAt));
     }
