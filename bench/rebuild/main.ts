@@ -1,7 +1,7 @@
 /**
  * `pnpm bench rebuild` (issue 8, SPEC §14): a log of 1,000,000 account events (accounts opened, funded,
  * subscribed, then rated calls, written through the ledger), then every read model rebuilt from zero in
- * one pass (`Projector.rebuildAll`; `khata projections rebuild NAME` runs it for one). Target ≤ 60 s. After
+ * one pass (`Projector.rebuildAll`, what `khata projections rebuild --all` runs). Target ≤ 60 s. After
  * the rebuild, every account's balance and stream version in the new balances generation must equal the
  * ledger's own state of the account, or the benchmark exits non-zero.
  *

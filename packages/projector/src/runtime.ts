@@ -429,7 +429,7 @@ export class Projector {
   }
 
   /**
-   * Rebuilds several read models in one pass over the log (`pnpm bench rebuild`): each chunk of the log is
+   * Rebuilds several read models in one pass over the log (`khata projections rebuild --all`): each chunk of the log is
    * read and parsed once, and every read model applies its part of it, all shards together, in one
    * transaction that also moves all its shards' checkpoints (the new generation belongs to this rebuild
    * alone, so its shards never diverge). Each read model goes through the chunks at its own pace, side by

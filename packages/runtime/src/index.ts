@@ -31,6 +31,7 @@ export {
   type OpenKhataOptions,
   openKhata,
   projectorWork,
+  readModels,
 } from './khata.ts';
 export { lowerPriority, type PriorityChange } from './priority.ts';
 export { READINESS_CHECK_TIMEOUT_MILLISECONDS, type Readiness, readiness } from './readiness.ts';

@@ -41,8 +41,11 @@ export interface KhataLog {
 
 const quietLog: KhataLog = { info: () => {}, warn: () => {}, error: () => {} };
 
+/** The read models: what queries read, rebuildable from the log at any time. */
+export const readModels: readonly Projection[] = allProjections;
+
 /** Every read model and process manager the projector runs. */
-export const projectorWork: readonly Projection[] = [...allProjections, ...processManagers];
+export const projectorWork: readonly Projection[] = [...readModels, ...processManagers];
 
 /** Khata's parts, opened from configuration and wired together. Services (API, worker) start here. */
 export interface Khata {

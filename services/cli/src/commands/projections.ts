@@ -1,35 +1,40 @@
 import { parseArgs } from 'node:util';
-import { openKhata, projectorWork } from '@khata/runtime';
+import { openKhata, projectorWork, readModels } from '@khata/runtime';
 import { type CliCommand, EXIT_OK, UsageError } from '../command.ts';
 
 export const projectionsCommand: CliCommand = {
   name: 'projections',
-  summary: 'show read-model positions and lag, or rebuild one',
+  summary: 'show read-model positions and lag, or rebuild one or all',
   usage: `usage: khata projections status [--json]
-       khata projections rebuild NAME
+       khata projections rebuild NAME | --all
 
 status   one line per read model shard: generation, position, events applied, lag (events and seconds),
          owner (the worker holding its lease) and the error that stopped it, if any.
 rebuild  builds a new generation of NAME from the start of the log beside the live one, then switches
          queries to it (the old one keeps serving until then). With the embedded database, stop Khata
-         first: only one process may open it.
+         first: only one process may open it. --all rebuilds every read model (not the process managers)
+         in one pass over the log.
 Read models: ${projectorWork.map((p) => p.name).join(', ')}`,
   async run(args, context) {
     const { positionals, values } = parseArgs({
       args: [...args],
       allowPositionals: true,
-      options: { json: { type: 'boolean' } },
+      options: { json: { type: 'boolean' }, all: { type: 'boolean' } },
     });
     const [action, name] = positionals;
     if (action !== 'status' && action !== 'rebuild') throw new UsageError('expected status or rebuild');
-    if (action === 'rebuild' && (name === undefined || !projectorWork.some((p) => p.name === name))) {
-      throw new UsageError(`rebuild needs a read model name: ${projectorWork.map((p) => p.name).join(', ')}`);
+    const all = values.all === true;
+    if (action === 'rebuild' && all && name !== undefined)
+      throw new UsageError('give a read model name or --all, not both');
+    if (action === 'rebuild' && !all && (name === undefined || !projectorWork.some((p) => p.name === name))) {
+      throw new UsageError(`rebuild needs a read model name or --all: ${projectorWork.map((p) => p.name).join(', ')}`);
     }
     const khata = await openKhata(context.config(), { roles: { api: false, worker: false }, migrate: true });
     try {
       if (action === 'rebuild') {
+        const names = all ? readModels.map((projection) => projection.name) : [name as string];
         let last = 0;
-        const events = await khata.projector.rebuild(name as string, {
+        const events = await khata.projector.rebuildAll(names, {
           onProgress: (applied) => {
             if (applied - last >= 10_000) {
               last = applied;
@@ -37,10 +42,16 @@ Read models: ${projectorWork.map((p) => p.name).join(', ')}`,
             }
           },
         });
-        await khata.projector.dropRetiredGenerations(name as string);
-        context.stdout(
-          `rebuilt ${name}: ${events} events; queries now read ${await khata.projector.activeSchema(name as string)}`,
-        );
+        for (const rebuilt of names) await khata.projector.dropRetiredGenerations(rebuilt);
+        if (!all) {
+          context.stdout(
+            `rebuilt ${name}: ${events} events; queries now read ${await khata.projector.activeSchema(name as string)}`,
+          );
+          return EXIT_OK;
+        }
+        context.stdout(`rebuilt ${names.length} read models from ${events} events in one pass; queries now read`);
+        for (const rebuilt of names)
+          context.stdout(`  ${rebuilt.padEnd(16)} ${await khata.projector.activeSchema(rebuilt)}`);
         return EXIT_OK;
       }
       const status = await khata.projector.status();
