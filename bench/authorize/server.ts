@@ -5,14 +5,15 @@
  *   production authentication (API tokens), listening on a free port of 127.0.0.1. With the in-process
  *   store it keeps its own hot projection; with Redis it reads the one the worker keeps. With
  *   `baseline`, call authorization reads the PostgreSQL read model instead of the hot projection.
- * - `worker`: the read models and process managers (and the Redis hot projection), no HTTP.
+ * - `worker`: the read models and process managers (and the Redis hot projection), no HTTP; like
+ *   `khata start --worker-only` without FreeSWITCH, at the CPU priority WORKER_NICE (10 unless set).
  *
  * Started by main.ts with `fork`; the configuration is argv[2] (JSON). Sends `{type: 'ready', port,
  * token}` once it runs (port 0 and no token for a worker), and closes everything on `{type: 'stop'}`.
  */
 import { buildApp, createApiToken } from '@khata/api';
 import { CallAuthorizer } from '@khata/hot-projection';
-import type { Khata } from '@khata/runtime';
+import { type Khata, lowerPriority } from '@khata/runtime';
 import { openBenchKhata } from '../lib/billing-setup.ts';
 import { ReadModelStore } from './read-model-store.ts';
 
@@ -37,6 +38,7 @@ const opened = await openBenchKhata(
   },
 );
 const khata: Khata = options.baseline ? withReadModelAuthorizer(opened) : opened;
+if (options.role === 'worker') lowerPriority(khata.config.worker.nice);
 const app = options.role === 'worker' ? null : await buildApp({ khata, logger: false });
 let port = 0;
 let token = '';

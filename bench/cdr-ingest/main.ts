@@ -287,7 +287,8 @@ async function main(): Promise<number> {
     await baseline?.close();
     if (!values['keep-database']) await dropDatabase(adminUrl, KHATA_DATABASE);
     if (!values['skip-baseline']) await dropDatabase(adminUrl, CRUD_DATABASE);
-    await deleteRedisKeys(redisUrl, `${prefix}*`);
+    // The hot projection writes its keys under the `{khata}:` hash tag, before the prefix.
+    await deleteRedisKeys(redisUrl, `{khata}:${prefix}*`);
   }
 }
 
