@@ -9,12 +9,13 @@
  *   `khata start --worker-only` without FreeSWITCH, at the CPU priority WORKER_NICE (10 unless set).
  *
  * Started by main.ts with `fork`; the configuration is argv[2] (JSON). Sends `{type: 'ready', port,
- * token}` once it runs (port 0 and no token for a worker), and closes everything on `{type: 'stop'}`.
+ * token}` once it runs (port 0 and no token for a worker), answers `{type: 'settle'}` with `{type: 'settled'}` once
+ * its read models and hot projection have every event of the log so far, and closes everything on `{type: 'stop'}`.
  */
 import { buildApp, createApiToken } from '@khata/api';
 import { CallAuthorizer } from '@khata/hot-projection';
 import { type Khata, lowerPriority } from '@khata/runtime';
-import { openBenchKhata } from '../lib/billing-setup.ts';
+import { openBenchKhata, settle } from '../lib/billing-setup.ts';
 import { ReadModelStore } from './read-model-store.ts';
 
 export interface ServerOptions {
@@ -52,6 +53,10 @@ if (app !== null) {
 process.send?.({ type: 'ready', port, token } satisfies ServerMessage);
 
 process.on('message', (message: { type?: string }) => {
+  if (message.type === 'settle') {
+    void settle(khata).then(() => process.send?.({ type: 'settled' }));
+    return;
+  }
   if (message.type !== 'stop') return;
   void (async () => {
     if (app !== null) await app.close();
