@@ -88,8 +88,8 @@ function hotSuite(
     }
 
     it('stores only v+1 on top of v: older updates are skipped and gaps reported', async () => {
-      const { hot } = await makeHot();
-      cleanups.push(() => hot.close());
+      const { hot, close } = await makeHot();
+      cleanups.push(close);
       const state = initialState();
       const id = randomUUID();
       expect(await hot.apply([{ accountId: id, fromVersion: 1n, toVersion: 3n, state }], null)).toEqual(['applied']);
