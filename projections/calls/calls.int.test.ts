@@ -1,5 +1,8 @@
 import { Money } from '@khata/domain';
+import type { RecordedEvent } from '@khata/event-store';
+import type { SqlQueryable } from '@khata/sql';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { COPY_ROWS_MIN } from '../shared/rows.ts';
 import { dataOf, eachDatabase, type Harness, type History, playHistory, startHarness } from '../shared/testing.ts';
 import { callsProjection } from './projection.ts';
 import { type CallView, callById, callsOfAccount, cdrs } from './queries.ts';
@@ -246,6 +249,63 @@ eachDatabase('calls read model', (connect) => {
       rated: '2026-11-02T04:33:30.000000',
       cdr: '2026-11-02T04:31:05.123456',
     });
+  });
+
+  it('loads a burst of new calls with one COPY, the same rows as one call at a time, and falls back when a row is there', async () => {
+    const { events } = await h.store.readStream(`account-${history.acme}`);
+    const rated = events.filter((event) => event.type === 'CdrRated');
+    const late = rated.find((event) => event.data.callId === 'c-expired');
+    const template = rated.find((event) => event.data.callId === 'c-unauthorized');
+    if (late === undefined || template === undefined) throw new Error('no CdrRated of c-expired or c-unauthorized');
+    const burst = Array.from({ length: COPY_ROWS_MIN + 10 }, (_, index) => ({
+      ...template,
+      eventId: crypto.randomUUID(),
+      version: template.version + 1_000n + BigInt(index),
+      data: {
+        ...template.data,
+        callId: `burst-${index}`,
+        destinationName: `Destination\t${index}\n"quoted" \\ ₹`,
+        answeredAt: index % 3 === 0 ? null : `2026-11-02T10:01:05.${String(index).padStart(3, '0')}+05:30`,
+      },
+    }));
+    const ids = burst.map((event) => event.data.callId);
+    // Each batch applied in a transaction that is rolled back, so the history stays as it was.
+    const applyRolledBack = async (batches: readonly (readonly RecordedEvent[])[]) => {
+      let copies = 0;
+      const rollback = new Error('rolled back');
+      return h.db
+        .transaction(async (tx) => {
+          const counted: SqlQueryable = {
+            query: (text, params, options) => tx.query(text, params, options),
+            exec: (script) => tx.exec(script),
+            copyFrom(target, data) {
+              copies += 1;
+              return tx.copyFrom(target, data);
+            },
+          };
+          for (const batch of batches) await callsProjection.apply(counted, batch, { schema });
+          const rows = await tx.query(
+            `SELECT * FROM ${schema}.calls AS c WHERE account_id = $1 AND (call_id = ANY($2) OR call_id = 'c-expired')
+              ORDER BY c::text`,
+            [history.acme, ids],
+          );
+          throw Object.assign(rollback, { rows, copies });
+        })
+        .catch((error: unknown) => {
+          if (error !== rollback) throw error;
+          const { rows, copies: copied } = error as Error & { rows: unknown[]; copies: number };
+          return { rows, copies: copied };
+        });
+    };
+    const oneAtATime = await applyRolledBack(burst.map((event) => [event]));
+    expect(oneAtATime.copies).toBe(0);
+    expect(oneAtATime.rows).toHaveLength(burst.length + 1);
+    const together = await applyRolledBack([burst]);
+    expect(together).toEqual({ rows: oneAtATime.rows, copies: 1 });
+    // With the late CDR of a call whose row is stored (authorized, expired, rated): the COPY meets that row, the
+    // batch goes through the statement that skips it, and the rows are the same.
+    const withStored = await applyRolledBack([[late, ...burst]]);
+    expect(withStored).toEqual({ rows: oneAtATime.rows, copies: 1 });
   });
 
   it('changes nothing when events are applied again', async () => {

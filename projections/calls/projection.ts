@@ -1,8 +1,8 @@
 import { Money } from '@khata/domain';
 import type { Projection } from '@khata/projector';
-
+import { tableColumns } from '@khata/sql';
 import { type AccountEventAt, accountEvents } from '../shared/accounts.ts';
-import { insertNewRowsAsJson, type JsonRow, rowSlices, writeRowsAsJson } from '../shared/rows.ts';
+import { insertNewRows, type JsonRow, rowSlices, writeRowsAsJson } from '../shared/rows.ts';
 import { type CallsTable, callsMigrations } from './migrations.ts';
 
 const CALL_EVENTS: ReadonlySet<string> = new Set([
@@ -164,8 +164,10 @@ function requireRow(row: CallRow | undefined, accountId: string, type: string, c
 
 const keyOf = (accountId: string, callId: string) => `${accountId} ${callId}`;
 
-/** Every column but the key: an upsert replaces the whole row with the folded one. */
-const CALL_COLUMNS: readonly (keyof CallsTable)[] = [
+/** Every column of a calls row, in the order a COPY sends them. */
+const COLUMNS = tableColumns<CallsTable>()(
+  'account_id',
+  'call_id',
   'destination',
   'destination_name',
   'basis',
@@ -194,11 +196,26 @@ const CALL_COLUMNS: readonly (keyof CallsTable)[] = [
   'cdr_at',
   'rerated_count',
   'stream_version',
-];
+);
+
+/** Every column but the key: an upsert replaces the whole row with the folded one. */
+const CALL_COLUMNS = COLUMNS.filter((column) => column !== 'account_id' && column !== 'call_id');
 
 /**
- * Calls and CDRs. Per batch: the calls whose events in it begin with their authorization or their CDR are folded
- * from the batch alone and inserted where no row exists yet; for the others, one read of their rows, each call's
+ * Whether a call's events in a batch begin where its row begins: with its authorization, or with a CDR rated without
+ * a reservation (a call the ledger never authorized). A CDR rated against a reservation comes after an authorization
+ * that an earlier batch wrote, so its row is read, not inserted.
+ */
+function beginsCall(first: AccountEventAt | undefined): boolean {
+  if (first === undefined) return false;
+  const { event } = first;
+  return event.type === 'CallAuthorized' || (event.type === 'CdrRated' && !event.data.hadReservation);
+}
+
+/**
+ * Calls and CDRs. Per batch: the calls whose events in it begin with their authorization or with a CDR rated without
+ * a reservation are folded from the batch alone and inserted where no row exists yet (with COPY from COPY_ROWS_MIN
+ * calls); for the others, one read of their rows, each call's
  * events folded onto its row in stream order (skipping those at or below the row's version), one upsert.
  */
 export const callsProjection: Projection = {
@@ -219,19 +236,21 @@ export const callsProjection: Projection = {
       if (call === undefined) calls.set(key, { accountId: item.accountId, callId, items: [item] });
       else call.items.push(item);
     }
-    // Most calls in a batch are new (a CDR's, or an authorization's). Their rows are folded from this batch alone
-    // and inserted where none exists yet, without looking them up first; the insert reports which it wrote. The
-    // others (a row that exists, or a batch that begins a call's events past its first) are looked up and folded
-    // onto their rows, as every call was before.
+    // Most calls in a batch are new (a CDR's, or an authorization's: beginsCall). Their rows are folded from this
+    // batch alone and inserted where none exists yet, without looking them up first; the insert reports which it
+    // wrote. The others (a row that exists, or a batch that begins a call's events past its first) are looked up and
+    // folded onto their rows, as every call was before.
     const fresh = new Map<string, CallRow>();
     for (const [key, call] of calls) {
-      const first = call.items[0]?.event.type;
-      if (first !== 'CallAuthorized' && first !== 'CdrRated') continue;
+      if (!beginsCall(call.items[0])) continue;
       let row: CallRow | undefined;
       for (const item of call.items) row = applyEvent(row, item);
       if (row !== undefined) fresh.set(key, row);
     }
-    const inserted = await insertNewRowsAsJson(tx, schema, 'calls', [...fresh.values()], ['account_id', 'call_id']);
+    const inserted = await insertNewRows(tx, schema, 'calls', [...fresh.values()], {
+      columns: COLUMNS,
+      conflict: ['account_id', 'call_id'],
+    });
     for (const row of inserted) calls.delete(keyOf(row.account_id, row.call_id));
     if (calls.size === 0) return;
     const existing: CallsTable[] = [];

@@ -1,7 +1,8 @@
 import { journalEntryOf, Money } from '@khata/domain';
 import type { Projection } from '@khata/projector';
+import { tableColumns } from '@khata/sql';
 import { accountEvents } from '../shared/accounts.ts';
-import { type JsonRow, writeRowsAsJson } from '../shared/rows.ts';
+import { insertNewRows, type JsonRow } from '../shared/rows.ts';
 import { type JournalEntriesTable, type JournalLinesTable, journalMigrations } from './migrations.ts';
 
 /**
@@ -26,6 +27,23 @@ export function assertEntryRowsBalanced(entryId: string, lines: readonly Journal
     throw new Error(`journal entry ${entryId} is unbalanced: debits ${debits}, credits ${credits}`);
   }
 }
+
+const ENTRY_COLUMNS = tableColumns<JournalEntriesTable>()(
+  'entry_id',
+  'account_id',
+  'stream_version',
+  'event_type',
+  'description',
+  'posted_at',
+);
+const LINE_COLUMNS = tableColumns<JournalLinesTable>()(
+  'entry_id',
+  'line_number',
+  'ledger_account',
+  'customer_account_id',
+  'debit',
+  'credit',
+);
 
 /**
  * One journal entry per money event, built by the domain (`journalEntryOf`), checked again here, and
@@ -65,10 +83,10 @@ export const journalProjection: Projection = {
       lines.push(...rows);
     }
     // Entries before lines: each line references its entry.
-    await writeRowsAsJson(tx, schema, 'journal_entries', entries, { conflict: ['entry_id'], update: 'nothing' });
-    await writeRowsAsJson(tx, schema, 'journal_lines', lines, {
+    await insertNewRows(tx, schema, 'journal_entries', entries, { columns: ENTRY_COLUMNS, conflict: ['entry_id'] });
+    await insertNewRows(tx, schema, 'journal_lines', lines, {
+      columns: LINE_COLUMNS,
       conflict: ['entry_id', 'line_number'],
-      update: 'nothing',
     });
   },
 };

@@ -1,4 +1,4 @@
-import { quoteIdentifier, type SqlQueryable } from '@khata/sql';
+import { copyTarget, copyText, databaseErrorDetails, quoteIdentifier, type SqlQueryable } from '@khata/sql';
 
 /** Rows per statement when rows or keys travel as one JSON or array parameter: bounds its size. */
 export const ROWS_PER_STATEMENT_MAX = 5_000;
@@ -84,6 +84,56 @@ export async function insertNewRowsAsJson<Row extends object, Key extends keyof 
   for (const slice of rowSlices(rows))
     inserted.push(...(await tx.query<Pick<Row, Key>>(text, [JSON.stringify(slice)])));
   return inserted;
+}
+
+/**
+ * Below this many rows, new rows go through the JSON statement: a COPY and its savepoint are one round trip more,
+ * which pays off from about 50 rows (calls rows on PostgreSQL 15: 20 rows per statement, COPY 0.81–1.0 s against
+ * 0.67–0.96 s for 20,000 rows; 100 per statement, 0.35–0.55 s against 0.51–0.64 s).
+ */
+export const COPY_ROWS_MIN = 50;
+
+const UNIQUE_VIOLATION = '23505';
+
+/** The savepoint a COPY returns to when a row it loads is there already. */
+const COPY_SAVEPOINT = 'khata_new_rows';
+
+export interface NewRows<Row, Key extends keyof Row & string> {
+  /** Every column of the table (`tableColumns`), in the order the COPY sends them. */
+  readonly columns: readonly (keyof Row & string)[];
+  /** The columns of the primary key or unique constraint a stored row may already hold. */
+  readonly conflict: readonly Key[];
+}
+
+/**
+ * Inserts rows that are new in all likelihood (a read model's rows for events it has not applied) and returns
+ * the keys of those it inserted, as insertNewRowsAsJson does. From COPY_ROWS_MIN rows on, they are loaded with
+ * COPY, which PostgreSQL takes without parsing a statement or a JSON document per batch and inserts in batches of
+ * its own: 100,000 calls rows in slices of 5,000 took 1.1–1.2 s against 1.9–2.1 s through json_populate_recordset
+ * with ON CONFLICT (PostgreSQL 15, this machine). COPY has no ON CONFLICT: when a row is there already (an event
+ * applied twice, a call's row written by an earlier batch), the COPY fails whole, the transaction returns to the
+ * savepoint taken before it and the rows go through the JSON statement, which skips those stored. `tx` must be a
+ * transaction.
+ */
+export async function insertNewRows<Row extends object, Key extends keyof Row & string>(
+  tx: SqlQueryable,
+  schema: string,
+  table: string,
+  rows: readonly Row[],
+  { columns, conflict }: NewRows<Row, Key>,
+): Promise<readonly Pick<Row, Key>[]> {
+  if (rows.length < COPY_ROWS_MIN) return insertNewRowsAsJson(tx, schema, table, rows, conflict);
+  // Not released after the COPY: that would be one more round trip, and the commit releases it with the
+  // transaction. A read model takes one or two per transaction (a subtransaction each).
+  await tx.query(`SAVEPOINT ${COPY_SAVEPOINT}`);
+  try {
+    await tx.copyFrom(copyTarget(schema, table, columns), copyText(rows, columns));
+    return rows;
+  } catch (error) {
+    if (databaseErrorDetails(error).code !== UNIQUE_VIOLATION) throw error;
+    await tx.query(`ROLLBACK TO SAVEPOINT ${COPY_SAVEPOINT}`);
+    return insertNewRowsAsJson(tx, schema, table, rows, conflict);
+  }
 }
 
 function jsonInsert<Row>(schema: string, table: string, write: JsonWrite<Row>): string {

@@ -1,8 +1,8 @@
 import { Money, toLocalDate } from '@khata/domain';
 import type { Projection } from '@khata/projector';
-import { queryBuilder, run, type SqlQueryable } from '@khata/sql';
+import { queryBuilder, run, type SqlQueryable, tableColumns } from '@khata/sql';
 import type { AccountEventAt } from '../shared/accounts.ts';
-import { statementSlices, writeRowsAsJson } from '../shared/rows.ts';
+import { insertNewRows, statementSlices, writeRowsAsJson } from '../shared/rows.ts';
 import { saveStreamVersions, unappliedEvents } from '../shared/streams.ts';
 import {
   type UsageCallsTable,
@@ -177,6 +177,8 @@ async function knownCalls(
   return known;
 }
 
+const USAGE_CALL_COLUMNS = tableColumns<UsageCallsTable>()('account_id', 'call_id', 'month', 'destination_name');
+
 async function writeChanges(tx: SqlQueryable, schema: string, changes: UsageChanges): Promise<void> {
   const months: UsageMonthsTable[] = [...changes.months.values()].map((delta) => {
     return {
@@ -223,9 +225,9 @@ async function writeChanges(tx: SqlQueryable, schema: string, changes: UsageChan
     conflict: ['account_id', 'month', 'destination_name'],
     update: { add: ['calls', 'answered_calls', 'duration_seconds', 'billed_seconds', 'cost'] },
   });
-  await writeRowsAsJson(tx, schema, 'usage_calls', [...changes.calls.values()], {
+  await insertNewRows(tx, schema, 'usage_calls', [...changes.calls.values()], {
+    columns: USAGE_CALL_COLUMNS,
     conflict: ['account_id', 'call_id'],
-    update: 'nothing',
   });
 }
 

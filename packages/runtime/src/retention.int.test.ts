@@ -114,6 +114,7 @@ function suite(name: string, open: () => Promise<SqlClient>): void {
           return rows;
         },
         exec: (script) => db.exec(script),
+        copyFrom: (target, data) => db.copyFrom(target, data),
       };
 
       const report = await purgeExpired(counting, {

@@ -1,6 +1,7 @@
 import { createTestDatabase, describeWithService, postgres, type TestDatabase } from '@khata/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createPgliteClient, createPostgresClient, type SqlClient } from './client.ts';
+import { createPgliteClient, createPostgresClient, databaseErrorDetails, type SqlClient } from './client.ts';
+import { copyTarget, copyText } from './copy.ts';
 
 describeWithService(postgres(), 'postgres client: connections the server ends', (serverUrl) => {
   let database: TestDatabase;
@@ -128,4 +129,84 @@ async function expectAsyncCommitScopedToItsTransaction(client: SqlClient): Promi
     ),
   ).rejects.toThrow('no');
   expect(await client.query('SELECT n FROM derived')).toEqual([{ n: 1 }]);
+}
+
+describeWithService(postgres(), 'postgres client: COPY', (serverUrl) => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase(serverUrl);
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it('loads rows with COPY, in a transaction and outside one, and returns to a savepoint when a row is refused', async () => {
+    const client = createPostgresClient({
+      connectionString: database.url,
+      applicationName: 'khata-test',
+      maxConnections: 1,
+    });
+    try {
+      await expectCopyLoadsRows(client);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+it('pglite: loads rows with COPY, in a transaction and outside one, and returns to a savepoint when a row is refused', async () => {
+  const client = await createPgliteClient();
+  try {
+    await expectCopyLoadsRows(client);
+  } finally {
+    await client.close();
+  }
+});
+
+async function expectCopyLoadsRows(client: SqlClient): Promise<void> {
+  await client.exec(`CREATE SCHEMA copied;
+    CREATE TABLE copied.rows (id int PRIMARY KEY, note text, amount numeric(20,4), at timestamptz, ok boolean)`);
+  const columns = ['id', 'note', 'amount', 'at', 'ok'] as const;
+  const target = copyTarget('copied', 'rows', columns);
+  const tricky = {
+    id: 1,
+    note: 'tab\there, newline\nthere, \\ and ₹',
+    amount: '12.3456',
+    at: '2026-11-02T10:00:00.5+05:30',
+    ok: true,
+  };
+  const nullText = { id: 2, note: '\\N', amount: '-0.0001', at: new Date('2026-11-02T04:30:00.000Z'), ok: false };
+  const rows = [tricky, nullText, { id: 3, note: null, amount: null, at: null, ok: null }];
+  await client.copyFrom(target, copyText(rows, columns));
+  const stored = await client.query<{ id: number; note: string | null; amount: string | null; at: string | null }>(
+    `SELECT id, note, amount, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS at, ok
+       FROM copied.rows ORDER BY id`,
+  );
+  expect(stored).toEqual([
+    { id: 1, note: 'tab\there, newline\nthere, \\ and ₹', amount: '12.3456', at: '2026-11-02T04:30:00.500', ok: true },
+    { id: 2, note: '\\N', amount: '-0.0001', at: '2026-11-02T04:30:00.000', ok: false },
+    { id: 3, note: null, amount: null, at: null, ok: null },
+  ]);
+
+  // In a transaction: a COPY that meets a stored key fails whole, with the driver's unique-violation code, and
+  // the transaction goes on from the savepoint before it.
+  const outcome = await client.transaction(async (tx) => {
+    await tx.copyFrom(target, copyText([{ id: 4, note: 'kept', amount: '1', at: null, ok: true }], columns));
+    await tx.query('SAVEPOINT before_copy');
+    const refused = await tx
+      .copyFrom(target, copyText([{ id: 5, note: 'new', amount: '1', at: null, ok: true }, tricky], columns))
+      .then(
+        () => null,
+        (error: unknown) => databaseErrorDetails(error),
+      );
+    await tx.query('ROLLBACK TO SAVEPOINT before_copy');
+    await tx.copyFrom(target, copyText([{ id: 6, note: 'after', amount: '2', at: null, ok: false }], columns));
+    return refused;
+  });
+  expect(outcome).toEqual({ code: '23505', constraint: 'rows_pkey' });
+  const ids = await client.query<{ id: number }>('SELECT id FROM copied.rows ORDER BY id');
+  expect(ids.map((row) => row.id)).toEqual([1, 2, 3, 4, 6]);
+  // The connection is usable after the refused COPY outside a transaction too.
+  await expect(client.copyFrom(target, copyText([nullText], columns))).rejects.toMatchObject({ code: '23505' });
+  expect(await client.query('SELECT count(*)::int AS n FROM copied.rows')).toEqual([{ n: 5 }]);
 }

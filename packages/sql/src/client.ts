@@ -1,5 +1,8 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
 import pg from 'pg';
+import { from as copyFromStdin } from 'pg-copy-streams';
 import { lockDataDirectory } from './lock.ts';
 
 /** What a caller needs to run SQL, whether on a PostgreSQL pool or on embedded PGlite. */
@@ -15,6 +18,11 @@ export interface SqlQueryable {
   ): Promise<Row[]>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(script: string): Promise<void>;
+  /**
+   * Loads rows with `COPY target FROM STDIN`: `target` is the table and its column list (`s.t (a, b)`), `data` the
+   * rows in COPY's text format (copyText). PostgreSQL parses no statement per row and inserts the rows in batches.
+   */
+  copyFrom(target: string, data: string): Promise<void>;
 }
 
 export type SqlDialect = 'postgres' | 'pglite';
@@ -103,11 +111,28 @@ export function createPostgresClient(options: PostgresClientOptions): SqlClient 
     return result.rows as Row[];
   };
 
+  const copy = async (connection: pg.PoolClient, target: string, data: string): Promise<void> => {
+    await pipeline(Readable.from([data]), connection.query(copyFromStdin(`COPY ${target} FROM STDIN`)));
+  };
+
   return {
     dialect: 'postgres',
     query: (text, params, queryOptions) => run(pool, text, params, queryOptions?.name),
     async exec(script) {
       await pool.query(script);
+    },
+    async copyFrom(target, data) {
+      const connection = await pool.connect();
+      let broken: unknown;
+      try {
+        await copy(connection, target, data);
+      } catch (error) {
+        // A COPY the server refused leaves the connection ready for the next statement; a lost one does not.
+        if (isConnectionError(error)) broken = error;
+        throw error;
+      } finally {
+        connection.release(broken instanceof Error ? broken : undefined);
+      }
     },
     async transaction(work, transactionOptions) {
       const connection = await pool.connect();
@@ -126,6 +151,7 @@ export function createPostgresClient(options: PostgresClientOptions): SqlClient 
           async exec(script) {
             await connection.query(script);
           },
+          copyFrom: (target, data) => copy(connection, target, data),
         });
         await connection.query('COMMIT');
         return result;
@@ -242,13 +268,17 @@ export async function createPgliteClient(options: PgliteClientOptions = {}): Pro
 
 /** Wraps an existing PGlite instance (several adapters can share one embedded database). */
 export function pgliteClient(db: PGlite): SqlClient {
-  const queryable = (target: Pick<PGlite, 'query' | 'exec'>): SqlQueryable => ({
+  const queryable = (session: Pick<PGlite, 'query' | 'exec'>): SqlQueryable => ({
     async query<Row>(text: string, params?: readonly unknown[]) {
-      const result = await target.query<Row>(text, params as unknown[]);
+      const result = await session.query<Row>(text, params as unknown[]);
       return result.rows;
     },
     async exec(script: string) {
-      await target.exec(script);
+      await session.exec(script);
+    },
+    async copyFrom(target: string, data: string) {
+      // PGlite has no client stream: COPY reads the data from its virtual /dev/blob device.
+      await session.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([data]) });
     },
   });
   return {

@@ -22,6 +22,7 @@ export {
   type SqlQueryable,
   type TransactionOptions,
 } from './client.ts';
+export { copyTarget, copyText, copyValue, tableColumns } from './copy.ts';
 export { DataDirectoryInUse, dataDirectoryHolder, lockDataDirectory, lockPath } from './lock.ts';
 export {
   appliedVersions,
