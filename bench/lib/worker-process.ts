@@ -17,6 +17,16 @@ import { lowerPriority, openKhata } from '@khata/runtime';
 import { type BenchEnvironment, khataEnvironment, REPO_ROOT, settle } from './billing-setup.ts';
 
 const READY_TIMEOUT_MS = 60_000;
+/**
+ * The heap bounds `./khata start` gives a server, read from KHATA_HEAP_MB as the `khata` script reads it (160 MiB
+ * unless told; 0: V8's own default): a worker that needs more than production allows it fails here too, and pays
+ * for its garbage collection as production does, instead of growing unseen.
+ */
+function workerNodeFlags(): string[] {
+  const heapMb = process.env.KHATA_HEAP_MB ?? '160';
+  if (!/^[0-9]+$/.test(heapMb)) throw new Error(`KHATA_HEAP_MB must be a whole number of MiB, not '${heapMb}'`);
+  return heapMb === '0' ? [] : [`--max-old-space-size=${heapMb}`, '--max-semi-space-size=8'];
+}
 
 interface WorkerRequest {
   readonly environment: BenchEnvironment;
@@ -39,7 +49,10 @@ export interface WorkerProcess {
 
 /** Forks this file as the worker of `environment`, with its clock at `at`. */
 export async function startWorkerProcess(request: WorkerRequest): Promise<WorkerProcess> {
-  const child: ChildProcess = fork(import.meta.filename, [JSON.stringify(request)], { stdio: 'inherit' });
+  const child: ChildProcess = fork(import.meta.filename, [JSON.stringify(request)], {
+    stdio: 'inherit',
+    execArgv: [...process.execArgv, ...workerNodeFlags()],
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the worker process did not start')), READY_TIMEOUT_MS);
     child.once('message', (message: { type: string }) => {
@@ -93,7 +106,14 @@ async function runWorker(request: WorkerRequest): Promise<void> {
     if (message.type === 'clock') now = Date.parse(message.at);
     else if (message.type === 'settle') {
       void settle(khata, message.head as Position).then(() => process.send?.({ type: 'settled', id: message.id }));
-    } else if (message.type === 'stop') void khata.close().then(() => process.exit(0));
+    } else if (message.type === 'stop') {
+      void khata.close().then(() => {
+        // Its peak memory, for the benchmark's log (the memory benchmark measures the API's).
+        const maxRssMiB = process.resourceUsage().maxRSS / 1024;
+        process.stderr.write(`worker process: max RSS ${maxRssMiB.toFixed(0)} MiB\n`);
+        process.exit(0);
+      });
+    }
   });
   // Never outlive the benchmark: when it goes, so does this process.
   process.on('disconnect', () => process.exit(0));

@@ -433,6 +433,59 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
       ]);
     });
 
+    it('measures the lag of the shards at one position under one filter with one count, each shard its own', async () => {
+      const { store, worker } = await setUp(countingProjection(3), [countingProjection(2, { name: 'fast_counts' })]);
+      await appendMany(store, 7, 3);
+      for (let round = 0; round < 200 && (await store.readAll({ maxCount: 100 })).events.length < 22; round += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      // The runners see no events (their subscriptions stay empty), so every shard stays at the start of the log,
+      // and the counts are counted.
+      let counts = 0;
+      const hiding = new Proxy(store, {
+        get(target, property) {
+          if (property === 'subscribe') {
+            return ({ signal }: { signal?: AbortSignal }) => ({
+              async *[Symbol.asyncIterator]() {
+                await new Promise((resolve) => signal?.addEventListener('abort', resolve, { once: true }));
+              },
+            });
+          }
+          if (property === 'countEventsAfter' && target.countEventsAfter !== undefined) {
+            return (options: Parameters<NonNullable<EventStore['countEventsAfter']>>[0]) => {
+              counts += 1;
+              return target.countEventsAfter?.(options);
+            };
+          }
+          const value = Reflect.get(target, property, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const registry = new Registry();
+      const projector = worker({ store: hiding, metrics: new ProjectorMetrics(registry) });
+      projector.start();
+      for (let round = 0; round < 200 && (await projector.status()).some((shard) => shard.owner === null); round += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      counts = 0;
+      await projector.measureLag();
+      const { events } = await store.readAll({ maxCount: 1_000, filter: { streamPrefixes: ['acct-'] } });
+      const text = await registry.metrics();
+      for (const [name, shards] of [
+        ['counts', 3],
+        ['fast_counts', 2],
+      ] as const) {
+        for (let shard = 0; shard < shards; shard += 1) {
+          const expected = events.filter((event) => shardOf(event.streamId, shards) === shard).length;
+          const line = new RegExp(`khata_projection_lag_events\\{projection="${name}",shard="${shard}"\\} (\\d+)`);
+          expect(Number(line.exec(text)?.[1]), `${name} shard ${shard}`).toBe(expected);
+        }
+      }
+      expect(events).toHaveLength(21);
+      // Five shards, one count (a store that cannot count reads the log instead).
+      expect(counts).toBe(store.countEventsAfter === undefined ? 0 : 1);
+    });
+
     it('exports lag and throughput as Prometheus metrics', async () => {
       const { store, worker } = await setUp();
       await appendMany(store, 2, 5);

@@ -1,4 +1,10 @@
-import { type EventStore, matchesFilter, type Position, type RecordedEvent } from '@khata/event-store';
+import {
+  type EventFilter,
+  type EventStore,
+  matchesFilter,
+  type Position,
+  type RecordedEvent,
+} from '@khata/event-store';
 import { type MigrationReport, migrate, quoteIdentifier, type SqlClient, type SqlQueryable } from '@khata/sql';
 import type { ProjectorMetrics } from './metrics.ts';
 import { generationMigrations, generationSchema, PoisonEvent, type Projection, shardOf } from './projection.ts';
@@ -221,6 +227,13 @@ export interface ShardStatus {
 }
 
 /** One read model's generation: every shard of it this worker holds, projected together. */
+/** The events of one shard's streams in a count per stream. */
+function shardLag(perStream: ReadonlyMap<string, number>, shards: number, shard: number): number {
+  let lag = 0;
+  for (const [streamId, events] of perStream) if (shardOf(streamId, shards) === shard) lag += events;
+  return lag;
+}
+
 interface Runner {
   readonly key: string;
   readonly projection: Projection;
@@ -371,26 +384,29 @@ export class Projector {
 
   /** Events of the log a shard has not applied yet (counted up to LAG_COUNT_MAX). */
   async lagEvents(projection: Projection, shard: number, position: string | null): Promise<number> {
-    let after = (position as Position | null) ?? null;
+    const perStream = await this.#eventsPerStreamAfter(projection.filter, (position as Position | null) ?? null);
+    return shardLag(perStream, projection.shards, shard);
+  }
+
+  /**
+   * The events after `after` that match `filter`, per stream, the first LAG_COUNT_MAX of them. Counted in the
+   * database where the store can (no event is read or parsed, which matters most when the shards are far behind:
+   * a catch-up that re-read its backlog to measure it would slow itself down); read page by page otherwise.
+   */
+  async #eventsPerStreamAfter(filter: EventFilter, after: Position | null): Promise<ReadonlyMap<string, number>> {
     const { store } = this.#options;
-    if (store.countEventsAfter !== undefined) {
-      // Counted in the database, per stream: no event is read or parsed, which matters most when the shards
-      // are far behind (a catch-up that re-read its backlog to measure it would slow itself down).
-      const perStream = await store.countEventsAfter({ after, filter: projection.filter, limit: LAG_COUNT_MAX });
-      let lag = 0;
-      for (const [streamId, events] of perStream) {
-        if (shardOf(streamId, projection.shards) === shard) lag += events;
-      }
-      return lag;
-    }
-    let count = 0;
-    while (count < LAG_COUNT_MAX) {
-      const page = await this.#options.store.readAll({ after, maxCount: 10_000, filter: projection.filter });
-      count += page.events.filter((event) => shardOf(event.streamId, projection.shards) === shard).length;
+    if (store.countEventsAfter !== undefined) return store.countEventsAfter({ after, filter, limit: LAG_COUNT_MAX });
+    const perStream = new Map<string, number>();
+    let from = after;
+    let counted = 0;
+    while (counted < LAG_COUNT_MAX) {
+      const page = await store.readAll({ after: from, maxCount: Math.min(10_000, LAG_COUNT_MAX - counted), filter });
+      for (const event of page.events) perStream.set(event.streamId, (perStream.get(event.streamId) ?? 0) + 1);
+      counted += page.events.length;
       if (page.caughtUp || page.last === null) break;
-      after = page.last;
+      from = page.last;
     }
-    return Math.min(count, LAG_COUNT_MAX);
+    return perStream;
   }
 
   /**
@@ -653,7 +669,7 @@ export class Projector {
         await this.#rebalance();
         if (this.#options.metrics !== undefined && performance.now() - lagMeasuredAt > LAG_MEASURE_INTERVAL_MS) {
           lagMeasuredAt = performance.now();
-          await this.#measureLag();
+          await this.measureLag();
         }
       } catch (error) {
         this.#log.warn('projector lease round failed', { error: String(error) });
@@ -662,17 +678,39 @@ export class Projector {
     }
   }
 
-  /** Sets the lag gauges of the shards this worker runs (bounded counts; see LAG_COUNT_MAX). */
-  async #measureLag(): Promise<void> {
+  /**
+   * Sets the lag gauges of the shards this worker runs (bounded counts; see LAG_COUNT_MAX). Shards at the same
+   * position that read the same streams share one count: the read models over the account streams are mostly at
+   * one position, and counting for each of their 28 shards apart scanned up to 100,000 events 28 times every
+   * 10 s (a third of the database's time while a worker caught up with 200,000 CDRs). The lease loop calls it every
+   * LAG_MEASURE_INTERVAL_MS when the worker has metrics.
+   */
+  async measureLag(): Promise<void> {
     const rows = await this.#checkpoints();
+    const groups = new Map<
+      string,
+      { filter: EventFilter; after: Position | null; shards: { projection: Projection; shard: number }[] }
+    >();
     for (const runner of this.#runners.values()) {
       for (const shard of runner.shards) {
         const row = rows.find(
           (r) => r.name === runner.projection.name && r.generation === runner.generation && r.shard === shard,
         );
         if (row === undefined) continue;
-        const lag = await this.lagEvents(runner.projection, shard, row.position);
-        this.#options.metrics?.lag(runner.projection.name, shard, lag);
+        const after = (row.position as Position | null) ?? null;
+        const key = `${JSON.stringify(runner.projection.filter)} ${after ?? ''}`;
+        let group = groups.get(key);
+        if (group === undefined) {
+          group = { filter: runner.projection.filter, after, shards: [] };
+          groups.set(key, group);
+        }
+        group.shards.push({ projection: runner.projection, shard });
+      }
+    }
+    for (const { filter, after, shards } of groups.values()) {
+      const perStream = await this.#eventsPerStreamAfter(filter, after);
+      for (const { projection, shard } of shards) {
+        this.#options.metrics?.lag(projection.name, shard, shardLag(perStream, projection.shards, shard));
       }
     }
   }
