@@ -30,6 +30,15 @@ CREATE TABLE ${schema}.balances (
   state                 jsonb         NOT NULL
 );`,
   },
+  {
+    // The state is only ever written whole and read whole (never queried inside): json keeps the text as sent,
+    // where jsonb converts it to its binary form on every write. 60 upserts of 1,600 rows with a 1 KiB state and
+    // the read of their states: 4.7 s against 5.9 s (PostgreSQL 15); the balances upsert was the statement a
+    // worker catching up on 200,000 CDRs spent most of its database time in.
+    version: 2,
+    name: 'balances state as json',
+    sql: (schema) => `ALTER TABLE ${schema}.balances ALTER COLUMN state TYPE json USING state::json;`,
+  },
 ];
 
 export interface BalancesTable {
