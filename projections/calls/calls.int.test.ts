@@ -1,9 +1,16 @@
 import { Money } from '@khata/domain';
 import type { RecordedEvent } from '@khata/event-store';
-import type { SqlQueryable } from '@khata/sql';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { COPY_ROWS_MIN } from '../shared/rows.ts';
-import { dataOf, eachDatabase, type Harness, type History, playHistory, startHarness } from '../shared/testing.ts';
+import {
+  countingCopies,
+  dataOf,
+  eachDatabase,
+  type Harness,
+  type History,
+  playHistory,
+  startHarness,
+} from '../shared/testing.ts';
 import { callsProjection } from './projection.ts';
 import { type CallView, callById, callsOfAccount, cdrs } from './queries.ts';
 
@@ -271,25 +278,17 @@ eachDatabase('calls read model', (connect) => {
     const ids = burst.map((event) => event.data.callId);
     // Each batch applied in a transaction that is rolled back, so the history stays as it was.
     const applyRolledBack = async (batches: readonly (readonly RecordedEvent[])[]) => {
-      let copies = 0;
       const rollback = new Error('rolled back');
       return h.db
         .transaction(async (tx) => {
-          const counted: SqlQueryable = {
-            query: (text, params, options) => tx.query(text, params, options),
-            exec: (script) => tx.exec(script),
-            copyFrom(target, data) {
-              copies += 1;
-              return tx.copyFrom(target, data);
-            },
-          };
-          for (const batch of batches) await callsProjection.apply(counted, batch, { schema });
+          const counted = countingCopies(tx);
+          for (const batch of batches) await callsProjection.apply(counted.tx, batch, { schema });
           const rows = await tx.query(
             `SELECT * FROM ${schema}.calls AS c WHERE account_id = $1 AND (call_id = ANY($2) OR call_id = 'c-expired')
               ORDER BY c::text`,
             [history.acme, ids],
           );
-          throw Object.assign(rollback, { rows, copies });
+          throw Object.assign(rollback, { rows, copies: counted.copies() });
         })
         .catch((error: unknown) => {
           if (error !== rollback) throw error;

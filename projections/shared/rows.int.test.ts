@@ -1,7 +1,7 @@
 import { type SqlQueryable, tableColumns } from '@khata/sql';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { COPY_ROWS_MIN, insertNewRows } from './rows.ts';
-import { type Connection, eachDatabase } from './testing.ts';
+import { type Connection, countingCopies, eachDatabase } from './testing.ts';
 
 interface ItemsTable {
   account_id: string;
@@ -40,16 +40,8 @@ eachDatabase('new rows of a read model', (connect) => {
       CREATE TABLE rm_test.${name} (account_id uuid, item_id text, amount numeric(20,4) NOT NULL, at timestamptz,
         PRIMARY KEY (account_id, item_id))`);
     const result = await connection.db.transaction(async (tx) => {
-      let copies = 0;
-      const counted: SqlQueryable = {
-        query: (text, params, options) => tx.query(text, params, options),
-        exec: (script) => tx.exec(script),
-        copyFrom(target, data) {
-          copies += 1;
-          return tx.copyFrom(target, data);
-        },
-      };
-      return work(counted, () => copies);
+      const counted = countingCopies(tx);
+      return work(counted.tx, counted.copies);
     });
     return [result, name];
   }

@@ -11,7 +11,7 @@ import { type Projection, Projector } from '@khata/projector';
 import addOnsFile from '@khata/schemas/catalog/add-ons.json' with { type: 'json' };
 import plansFile from '@khata/schemas/catalog/plans.json' with { type: 'json' };
 import internationalTariff from '@khata/schemas/tariffs/intl-2026.json' with { type: 'json' };
-import { createPgliteClient, createPostgresClient, migrate, type SqlClient } from '@khata/sql';
+import { createPgliteClient, createPostgresClient, migrate, type SqlClient, type SqlQueryable } from '@khata/sql';
 import { createTestDatabase, describeWithService, postgres } from '@khata/testing';
 import { describe, expect } from 'vitest';
 
@@ -68,6 +68,22 @@ export function eachDatabase(title: string, body: (connect: () => Promise<Connec
 }
 
 const META = { actor: 'user:test' };
+
+/** `tx` as it is, counting the COPYs run through it (which path a read model's write took). */
+export function countingCopies(tx: SqlQueryable): { readonly tx: SqlQueryable; copies(): number } {
+  let copies = 0;
+  return {
+    tx: {
+      query: (text, params, options) => tx.query(text, params, options),
+      exec: (script) => tx.exec(script),
+      copyFrom(target, data) {
+        copies += 1;
+        return tx.copyFrom(target, data);
+      },
+    },
+    copies: () => copies,
+  };
+}
 
 export class Harness {
   readonly db: SqlClient;
