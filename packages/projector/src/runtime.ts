@@ -32,6 +32,8 @@ export interface ProjectorOptions {
   /** How often leases are renewed and shards rebalanced. */
   readonly renewIntervalMs?: number;
   readonly metrics?: ProjectorMetrics;
+  /** How often the lease loop sets the lag gauges (with `metrics`): LAG_MEASURE_INTERVAL_MS unless told. */
+  readonly lagMeasureIntervalMs?: number;
   readonly log?: ProjectorLog;
   /** Test seams: fail at chosen points to prove crash safety. */
   readonly faults?: {
@@ -667,7 +669,8 @@ export class Projector {
     while (!signal.aborted) {
       try {
         await this.#rebalance();
-        if (this.#options.metrics !== undefined && performance.now() - lagMeasuredAt > LAG_MEASURE_INTERVAL_MS) {
+        const lagInterval = this.#options.lagMeasureIntervalMs ?? LAG_MEASURE_INTERVAL_MS;
+        if (this.#options.metrics !== undefined && performance.now() - lagMeasuredAt > lagInterval) {
           lagMeasuredAt = performance.now();
           await this.measureLag();
         }
