@@ -16,13 +16,19 @@ export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 export interface TestApi {
   readonly app: Api;
   readonly khata: Khata;
+  /** What the hot projection's Redis keys begin with after the `{khata}:` hash tag (unique to this API). */
+  readonly redisKeyPrefix: string;
   /** Bearer tokens: `admin`, `auditor`, `finance`, `system`, and one customer per `customer(accountId)`. */
   readonly tokens: Map<string, Principal>;
   token(role: 'admin' | 'auditor' | 'finance' | 'system'): string;
   customer(...accountIds: string[]): string;
   /** Waits until read models and the hot projection have caught up with everything appended. */
   settle(): Promise<void>;
-  close(): Promise<void>;
+  /**
+   * Stops the API and deletes the hot projection's keys from Redis; `redisReachable: false` (a test that took Redis
+   * away) leaves them to the caller.
+   */
+  close(options?: { readonly redisReachable?: boolean }): Promise<void>;
 }
 
 export async function testApi(
@@ -32,11 +38,12 @@ export async function testApi(
     { KHATA_DATA_DIR: 'memory://', JWT_KEYS_DIR: 'memory://', NODE_ENV: 'test', ...options.env },
     { cwd: REPO_ROOT },
   );
+  const redisKeyPrefix = `test-${randomUUID()}:`;
   const khata = await openKhata(config, {
     roles: { api: true, worker: true },
     migrate: true,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
-    redisKeyPrefix: `test-${randomUUID()}:`,
+    redisKeyPrefix,
     // Cheap password hashing in tests; the production cost is measured and tested in @khata/identity.
     passwordCost: { logN: 10, blockSize: 8, parallelization: 1 },
   });
@@ -59,6 +66,7 @@ export async function testApi(
   return {
     app,
     khata,
+    redisKeyPrefix,
     tokens,
     token: (role) => `${role}-token`,
     customer: (...accountIds) => {
@@ -80,9 +88,15 @@ export async function testApi(
         await new Promise((r) => setTimeout(r, 5));
       }
     },
-    async close() {
+    async close(closeOptions = {}) {
       await app.close();
-      await khata.close();
+      try {
+        // Redis is shared by every test run on the machine: the hot projection stops first, then its keys go.
+        await khata.hot.projector?.stop();
+        if (closeOptions.redisReachable !== false) await khata.hot.store.clear();
+      } finally {
+        await khata.close();
+      }
     },
   };
 }
