@@ -63,28 +63,50 @@ export async function startWorkerProcess(request: WorkerRequest): Promise<Worker
     child.once('exit', (code) => reject(new Error(`the worker process exited with ${code}`)));
   });
   let nextId = 0;
-  const waiting = new Map<number, () => void>();
+  const waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   child.on('message', (message: { type: string; id?: number }) => {
     if (message.type !== 'settled' || message.id === undefined) return;
-    waiting.get(message.id)?.();
+    waiting.get(message.id)?.resolve();
     waiting.delete(message.id);
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A worker that dies (out of heap, killed) fails what waits on it, so the benchmark's clean-up runs, instead of
+  // waiting for ever or crashing on the closed channel with its database and Redis keys left behind.
+  let gone: Error | null = null;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      gone = new Error(`the worker process exited (${signal ?? `code ${code}`})`);
+      for (const { reject } of waiting.values()) reject(gone);
+      waiting.clear();
+      resolve();
+    }),
+  );
+  child.on('error', (error) => {
+    gone ??= error;
+  });
+  const send = (message: Message): void => {
+    if (gone !== null || !child.connected) throw gone ?? new Error('the worker process is not connected');
+    child.send(message);
+  };
   return {
     pid: child.pid ?? 0,
     setClock(at) {
-      child.send({ type: 'clock', at: at.toISOString() } satisfies Message);
+      send({ type: 'clock', at: at.toISOString() });
     },
     settle(head) {
       nextId += 1;
       const id = nextId;
-      return new Promise((resolve) => {
-        waiting.set(id, resolve);
-        child.send({ type: 'settle', head, id } satisfies Message);
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        try {
+          send({ type: 'settle', head, id });
+        } catch (error) {
+          waiting.delete(id);
+          reject(error);
+        }
       });
     },
     async stop() {
-      child.send({ type: 'stop' } satisfies Message);
+      if (gone === null && child.connected) child.send({ type: 'stop' } satisfies Message);
       await exited;
     },
   };
