@@ -228,7 +228,6 @@ export interface ShardStatus {
   readonly error: (PoisonEvent['event'] & { readonly message: string }) | null;
 }
 
-/** One read model's generation: every shard of it this worker holds, projected together. */
 /** The events of one shard's streams in a count per stream. */
 function shardLag(perStream: ReadonlyMap<string, number>, shards: number, shard: number): number {
   let lag = 0;
@@ -236,6 +235,7 @@ function shardLag(perStream: ReadonlyMap<string, number>, shards: number, shard:
   return lag;
 }
 
+/** One read model's generation: every shard of it this worker holds, projected together. */
 interface Runner {
   readonly key: string;
   readonly projection: Projection;
@@ -685,7 +685,7 @@ export class Projector {
    * Sets the lag gauges of the shards this worker runs (bounded counts; see LAG_COUNT_MAX). Shards at the same
    * position that read the same streams share one count: the read models over the account streams are mostly at
    * one position, and counting for each of their 28 shards apart scanned up to 100,000 events 28 times every
-   * 10 s (a third of the database's time while a worker caught up with 200,000 CDRs). The lease loop calls it every
+   * 10 s (active in about half of PostgreSQL's samples while a worker caught up with 200,000 CDRs). The lease loop calls it every
    * LAG_MEASURE_INTERVAL_MS when the worker has metrics.
    */
   async measureLag(): Promise<void> {
