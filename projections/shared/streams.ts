@@ -21,19 +21,22 @@ export interface StreamVersionsTable {
 }
 
 /**
- * The events of each account that come after `appliedVersion`, in stream order. A version that skips
- * one is a bug (a projection must see every event of the streams it reads) and stops the projection.
+ * The events of each account that come after `appliedVersion`, in stream order. For a read model that reads whole
+ * streams (`contiguous`), a version that skips one is a bug (it must see every event of the streams it reads) and
+ * stops the projection; one that reads only some event types (an `eventTypes` filter) sees gaps by design, and its
+ * checkpoint, moved in the same transaction, is what makes it see every event it reads once.
  */
 export function eventsAfter(
   accountId: string,
   events: readonly AccountEventAt[],
   appliedVersion: bigint,
+  contiguous = true,
 ): AccountEventAt[] {
   const pending: AccountEventAt[] = [];
   let version = appliedVersion;
   for (const event of events) {
     if (event.version <= version) continue;
-    if (event.version !== version + 1n) {
+    if (contiguous && event.version !== version + 1n) {
       throw new Error(`account ${accountId}: event version ${event.version} after ${version} (gap)`);
     }
     pending.push(event);
@@ -42,11 +45,15 @@ export function eventsAfter(
   return pending;
 }
 
-/** Each account's events of this batch that the read model in `schema` has not applied yet. */
+/**
+ * Each account's events of this batch that the read model in `schema` has not applied yet. `contiguous: false` for
+ * a read model whose filter names the event types it reads (see eventsAfter).
+ */
 export async function unappliedEvents(
   tx: SqlQueryable,
   schema: string,
   events: readonly RecordedEvent[],
+  { contiguous = true }: { readonly contiguous?: boolean } = {},
 ): Promise<Map<string, AccountEventAt[]>> {
   const byAccount = groupBy(accountEvents(events), (event) => event.accountId);
   if (byAccount.size === 0) return byAccount;
@@ -58,7 +65,7 @@ export async function unappliedEvents(
   const applied = new Map(rows.map((row) => [row.account_id, BigInt(row.stream_version)]));
   const pending = new Map<string, AccountEventAt[]>();
   for (const [accountId, accountEventsInBatch] of byAccount) {
-    const unapplied = eventsAfter(accountId, accountEventsInBatch, applied.get(accountId) ?? 0n);
+    const unapplied = eventsAfter(accountId, accountEventsInBatch, applied.get(accountId) ?? 0n, contiguous);
     if (unapplied.length > 0) pending.set(accountId, unapplied);
   }
   return pending;

@@ -5,7 +5,7 @@
  * and checks its rows against.
  */
 import { type AccountRules, accountRules, parseCatalog, parseTariff } from '@khata/domain';
-import { eventStoreMigrations, type Position, SqlEventStore } from '@khata/event-store';
+import { eventStoreMigrations, matchesFilter, type Position, SqlEventStore } from '@khata/event-store';
 import { type AcceptedEvent, type CommandOutcome, Ledger, MemoryCommandLog, MemorySnapshotStore } from '@khata/ledger';
 import { type Projection, Projector } from '@khata/projector';
 import addOnsFile from '@khata/schemas/catalog/add-ons.json' with { type: 'json' };
@@ -14,6 +14,7 @@ import internationalTariff from '@khata/schemas/tariffs/intl-2026.json' with { t
 import { createPgliteClient, createPostgresClient, migrate, type SqlClient, type SqlQueryable } from '@khata/sql';
 import { createTestDatabase, describeWithService, postgres } from '@khata/testing';
 import { describe, expect } from 'vitest';
+import { accountIdOf } from './accounts.ts';
 
 type PlanDocument = (typeof plansFile.plans)[number];
 
@@ -201,6 +202,32 @@ export class Harness {
     await this.db.transaction((tx) => projection.apply(tx, events, { schema }));
     const after = Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await this.rows(schema, t)])));
     expect(after).toEqual(before);
+  }
+
+  /**
+   * The read model reads only `types` of the account streams: its filter lets no other event through, and its
+   * stream versions are those of the last event of those types in each stream (none for a stream without one).
+   */
+  async expectReadsOnly(projection: Projection, types: readonly string[]): Promise<void> {
+    await this.settle();
+    const schema = await this.schema(projection.name);
+    const { events } = await this.store.readAll({ after: null, maxCount: 100_000 });
+    const wanted = new Set(types);
+    const expected = new Map<string, string>();
+    let left = 0;
+    for (const event of events) {
+      const accountId = accountIdOf(event.streamId);
+      if (accountId === null) continue;
+      expect(matchesFilter(event, projection.filter), event.type).toBe(wanted.has(event.type));
+      if (wanted.has(event.type)) expected.set(accountId, event.version.toString());
+      else left += 1;
+    }
+    expect(left).toBeGreaterThan(0);
+    expect(expected.size).toBeGreaterThan(0);
+    const rows = await this.db.query<{ account_id: string; stream_version: string }>(
+      `SELECT account_id, stream_version FROM ${schema}.stream_versions`,
+    );
+    expect(new Map(rows.map((row) => [row.account_id, row.stream_version]))).toEqual(expected);
   }
 
   async close(): Promise<void> {

@@ -113,6 +113,19 @@ eachDatabase('subscriptions read model', (connect) => {
     expect(await subscriptionById(h.db, schema, 'not-a-uuid')).toBeNull();
   });
 
+  it('reads only the subscription events, recording the version of the last one per account', async () => {
+    await h.expectReadsOnly(subscriptionsProjection, [
+      'SubscriptionStarted',
+      'SubscriptionCharged',
+      'PlanChanged',
+      'PlanChangeScheduled',
+      'SubscriptionCancelled',
+      'SubscriptionEnded',
+      'AddOnAdded',
+      'AddOnRemoved',
+    ]);
+  });
+
   it('changes nothing when events are applied again', async () => {
     await h.expectReapplyChangesNothing(subscriptionsProjection, ['subscriptions', 'stream_versions']);
   });

@@ -240,10 +240,12 @@ export const usageProjection: Projection = {
   description:
     'usage per account and IST calendar month: calls, seconds, free and overage seconds, cost; per destination',
   migrations: usageMigrations,
-  filter: { streamPrefixes: ['account-'] },
+  // Only rated and re-rated calls: authorizations, reservations and money never reach it (a batch of them had cost
+  // a read and an upsert of every account's stream version in it).
+  filter: { streamPrefixes: ['account-'], eventTypes: ['CdrRated', 'CallRerated'] },
   shards: 4,
   async apply(tx, events, { schema }) {
-    const pending = await unappliedEvents(tx, schema, events);
+    const pending = await unappliedEvents(tx, schema, events, { contiguous: false });
     if (pending.size === 0) return;
     const changes = new UsageChanges(await knownCalls(tx, schema, pending));
     for (const accountEventsInBatch of pending.values()) {

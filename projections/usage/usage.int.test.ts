@@ -93,6 +93,10 @@ eachDatabase('usage read model', (connect) => {
     await expect(usageOf(h.db, schema, history.acme, '2026-13')).rejects.toMatchObject({ code: 'INVALID_FILTER' });
   });
 
+  it('reads only rated and re-rated calls, recording the version of the last one per account', async () => {
+    await h.expectReadsOnly(usageProjection, ['CdrRated', 'CallRerated']);
+  });
+
   it('changes nothing when events are applied again', async () => {
     await h.expectReapplyChangesNothing(usageProjection, ['usage_months', 'usage_destinations', 'usage_calls']);
   });
