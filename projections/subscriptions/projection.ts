@@ -277,13 +277,13 @@ export const subscriptionsProjection: Projection = {
   filter: { streamPrefixes: ['account-'], eventTypes: [...SUBSCRIPTION_EVENTS] },
   shards: 4,
   async apply(tx, events, { schema }) {
-    const pending = await unappliedEvents(tx, schema, events, { contiguous: false });
+    // The filter keeps the others out of the projector's batches; a caller that hands it a whole stream is held to it too.
+    const mine = events.filter((event) => SUBSCRIPTION_EVENTS.has(event.type));
+    const pending = await unappliedEvents(tx, schema, mine, { contiguous: false });
     if (pending.size === 0) return;
     const subscriptions = new Subscriptions(await loadSubscriptions(tx, schema, pending));
     for (const accountEventsInBatch of pending.values()) {
-      for (const item of accountEventsInBatch) {
-        if (SUBSCRIPTION_EVENTS.has(item.event.type)) applyEvent(subscriptions, item);
-      }
+      for (const item of accountEventsInBatch) applyEvent(subscriptions, item);
     }
     await writeSubscriptions(tx, schema, subscriptions.rows());
     await saveStreamVersions(tx, schema, pending);
