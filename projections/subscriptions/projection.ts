@@ -277,7 +277,7 @@ export const subscriptionsProjection: Projection = {
   filter: { streamPrefixes: ['account-'], eventTypes: [...SUBSCRIPTION_EVENTS] },
   shards: 4,
   async apply(tx, events, { schema }) {
-    // The filter keeps the others out of the projector's batches; a caller that hands it a whole stream is held to it too.
+    // The filter keeps other events out of the projector's batches; a caller handing it whole streams is held to it.
     const mine = events.filter((event) => SUBSCRIPTION_EVENTS.has(event.type));
     const pending = await unappliedEvents(tx, schema, mine, { contiguous: false });
     if (pending.size === 0) return;
