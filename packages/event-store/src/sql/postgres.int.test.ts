@@ -156,8 +156,9 @@ describeWithService(postgres(), 'postgres adapter', (serverUrl) => {
           expect(common.length).toBeGreaterThan(0);
           for (const e of common) expect(e).toBe(byPosition.get(e.position));
         }
-        // The window holds the newest WINDOW events of the log, whichever filters they match.
-        expect(store.cachedEvents).toBe(WINDOW);
+        // The window holds what its readers have not both read (the last round's 20 events; the narrow reader
+        // last read from the round before), not the newest WINDOW events of the log.
+        expect(store.cachedEvents).toBe(20);
       } finally {
         await direct.close();
         await store.close();
@@ -202,30 +203,78 @@ describeWithService(postgres(), 'postgres adapter', (serverUrl) => {
   });
 
   describe('postgres: log cache retention', () => {
-    it('drops events read longer ago than the retention, and still answers a reader behind them', async () => {
+    const filter = { streamPrefixes: ['account-'] };
+    const narrow = { streamPrefixes: ['account-'], eventTypes: ['Noted'] };
+    const appendNoted = async (store: SqlEventStore, count: number) => {
+      for (let i = 0; i < count; i += 1)
+        await store.appendToStream(`account-${i % 3}`, [event('Noted', { i })], { expected: 'any' });
+    };
+
+    it('keeps events until every reader has read them, and forgets a reader that stopped reading', async () => {
       await truncateEventStore(admin);
-      const RETAIN_MS = 200;
+      const RETAIN_MS = 300;
       const store = await SqlEventStore.open(
         createPostgresClient({ connectionString: database.url, applicationName: 'khata-test' }),
         { logCacheEvents: 1_000, logCacheRetainMs: RETAIN_MS },
       );
-      const filter = { streamPrefixes: ['account-'] };
       try {
-        for (let i = 0; i < 20; i += 1)
-          await store.appendToStream(`account-${i % 3}`, [event('Noted', { i })], { expected: 'any' });
-        const first = await store.readAll({ after: null, maxCount: 100, filter });
-        expect(first.events).toHaveLength(20);
-        expect(store.cachedEvents).toBe(20);
+        await appendNoted(store, 10);
+        // Two readers (direct callers, told apart by their filters) from the start.
+        const a1 = await store.readAll({ after: null, maxCount: 100, filter });
+        const b1 = await store.readAll({ after: null, maxCount: 100, filter: narrow });
+        expect([a1.events.length, b1.events.length]).toEqual([10, 10]);
+        await appendNoted(store, 5);
+        const a2 = await store.readAll({ after: a1.last, maxCount: 100, filter });
+        expect(a2.events).toHaveLength(5);
+        // The narrow reader has read nothing yet since it started from the start: all 15 are kept.
+        expect(store.cachedEvents).toBe(15);
+        await store.readAll({ after: b1.last, maxCount: 100, filter: narrow });
+        await appendNoted(store, 1);
+        const a3 = await store.readAll({ after: a2.last, maxCount: 100, filter });
+        expect(a3.events).toHaveLength(1);
+        // Both have the first 10 (the narrow reader asked from there): what is kept is what follows.
+        expect(store.cachedEvents).toBe(6);
+        // The narrow reader goes quiet: once the retention has passed it holds nothing back.
         await new Promise((resolve) => setTimeout(resolve, RETAIN_MS * 2));
-        await store.appendToStream('account-0', [event('Noted', { i: 20 })], { expected: 'any' });
-        const next = await store.readAll({ after: first.last, maxCount: 100, filter });
-        expect(next.events.map((e) => e.data)).toEqual([{ n: 1, i: 20 }]);
-        // Only the event read just now is held.
+        await appendNoted(store, 1);
+        const a4 = await store.readAll({ after: a3.last, maxCount: 100, filter });
+        expect(a4.events.map((e) => e.data)).toEqual([{ n: 1, i: 0 }]);
         expect(store.cachedEvents).toBe(1);
         // A reader from the start is behind the window now, and is answered from the database.
         const again = await store.readAll({ after: null, maxCount: 100, filter });
-        expect(again.events).toHaveLength(21);
+        expect(again.events).toHaveLength(17);
       } finally {
+        await store.close();
+      }
+    });
+
+    it('holds events for a subscription until it has them, and nothing once it has ended', async () => {
+      await truncateEventStore(admin);
+      const store = await SqlEventStore.open(
+        createPostgresClient({ connectionString: database.url, applicationName: 'khata-test' }),
+        { logCacheEvents: 1_000 },
+      );
+      const abort = new AbortController();
+      try {
+        await appendNoted(store, 10);
+        const subscription = store.subscribe({ after: null, filter, signal: abort.signal })[Symbol.asyncIterator]();
+        const first = await subscription.next();
+        expect(first.done === false && first.value.events).toHaveLength(10);
+        const a1 = await store.readAll({ after: null, maxCount: 100, filter: narrow });
+        await appendNoted(store, 3);
+        const a2 = await store.readAll({ after: a1.last, maxCount: 100, filter: narrow });
+        expect(a2.events).toHaveLength(3);
+        // The subscription last asked from the start: everything is kept for it.
+        expect(store.cachedEvents).toBe(13);
+        const second = await subscription.next();
+        expect(second.done === false && second.value.events).toHaveLength(3);
+        await subscription.return?.(undefined);
+        await appendNoted(store, 1);
+        await store.readAll({ after: a2.last, maxCount: 100, filter: narrow });
+        // Ended, it holds nothing back: only what the remaining reader has not read is kept.
+        expect(store.cachedEvents).toBe(1);
+      } finally {
+        abort.abort();
         await store.close();
       }
     });
