@@ -20,9 +20,11 @@
  *   pnpm bench:esl                        # 200 parks/s for 30 s on local PostgreSQL
  *   pnpm bench:esl --rate 400 --seconds 10 --accounts 5
  *   pnpm bench:esl --embedded --rate 50   # PGlite in memory
+ *   pnpm bench:esl --hot-store redis      # the hot projection in Redis, kept by the worker (REDIS_URL)
  *   pnpm bench:esl --write-results
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +66,7 @@ const { values } = parseArgs({
     'admin-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
     embedded: { type: 'boolean', default: false },
     'synchronous-commit': { type: 'string', default: 'on' },
+    'hot-store': { type: 'string', default: 'memory' },
     'write-results': { type: 'boolean', default: false },
   },
 });
@@ -128,6 +131,13 @@ function runOnSwitch(child: ChildProcess, request: RunRequest): Promise<RunResul
 }
 
 const embedded = values.embedded === true;
+if (values['hot-store'] !== 'memory' && values['hot-store'] !== 'redis')
+  throw new Error('--hot-store: memory or redis');
+// Production's separate connector reads the hot projection from Redis, which the workers keep (SPEC §2); by default
+// the connector keeps its own in process, as an embedded `khata start` does.
+const redisUrl = values['hot-store'] === 'redis' ? (process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : null;
+if (redisUrl !== null && embedded) throw new Error('--hot-store redis needs PostgreSQL (no --embedded)');
+const redisKeyPrefix = `khata-bench-esl-${process.pid}:`;
 const synchronousCommit = values['synchronous-commit'] === 'off' ? 'off' : 'on';
 const adminUrl = values['admin-url'] as string;
 const databaseUrl = new URL(adminUrl);
@@ -159,7 +169,16 @@ const storage = embedded
       `ALTER DATABASE ${quoteIdentifier(DATABASE)} SET synchronous_commit = ${synchronousCommit}`,
     )} on 127.0.0.1, synchronous_commit=${synchronousCommit} (event store and read models)`;
 const khata = await openTestKhata(
-  embedded ? { CALL_SECONDS_MAX } : { CALL_SECONDS_MAX, EVENT_STORE: 'postgres', DATABASE_URL: databaseUrl.toString() },
+  embedded
+    ? { CALL_SECONDS_MAX }
+    : {
+        CALL_SECONDS_MAX,
+        EVENT_STORE: 'postgres',
+        DATABASE_URL: databaseUrl.toString(),
+        ...(redisUrl === null ? {} : { REDIS_URL: redisUrl }),
+      },
+  { api: true, worker: true },
+  redisUrl === null ? {} : { redisKeyPrefix },
 );
 const numbers: string[] = [];
 const accounts: { accountId: string; number: string }[] = [];
@@ -180,7 +199,12 @@ let worker: ChildProcess | null = null;
 if (!embedded) {
   await khata.projector.stop();
   await khata.scheduler.stop();
-  worker = await startChild('worker.ts', [databaseUrl.toString()]);
+  // With Redis the worker keeps the hot projection from here on; this process only reads it.
+  if (redisUrl !== null) await khata.hot.projector?.stop();
+  worker = await startChild('worker.ts', [
+    databaseUrl.toString(),
+    ...(redisUrl === null ? [] : [redisUrl, redisKeyPrefix]),
+  ]);
 }
 
 const child = await startChild('switch.ts');
@@ -303,8 +327,14 @@ process.stdout.write(`${JSON.stringify({ bench: 'esl', machine })}\n`);
 process.stdout.write(`${JSON.stringify({ bench: 'esl', connectorWarnings: Object.fromEntries(complaints) })}\n`);
 
 child.send({ type: 'stop' });
+const workerExited = worker === null || worker.exitCode !== null ? Promise.resolve() : once(worker, 'exit');
 worker?.send({ type: 'stop' });
 await connector.close();
+// Redis is shared: the benchmark's keys go with it, once the worker no longer writes them.
+if (redisUrl !== null) {
+  await workerExited;
+  await khata.hot.store.clear();
+}
 await khata.close();
 if (!embedded) await adminExec(`DROP DATABASE IF EXISTS ${quoteIdentifier(DATABASE)} WITH (FORCE)`);
 
@@ -317,7 +347,7 @@ if (values['write-results'] === true) {
     SECTION_START,
     '# ESL connector benchmark: CHANNEL_PARK → uuid_transfer',
     '',
-    `Measured ${at} UTC by \`pnpm bench:esl --rate ${rate} --seconds ${seconds} --accounts ${accountCount}${embedded ? ' --embedded' : ''}${synchronousCommit === 'off' ? ' --synchronous-commit off' : ''}\`.`,
+    `Measured ${at} UTC by \`pnpm bench:esl --rate ${rate} --seconds ${seconds} --accounts ${accountCount}${embedded ? ' --embedded' : ''}${synchronousCommit === 'off' ? ' --synchronous-commit off' : ''}${redisUrl === null ? '' : ' --hot-store redis'}\`.`,
     '',
     '| | |',
     '|---|---|',
@@ -326,7 +356,7 @@ if (values['write-results'] === true) {
     `| Node | ${machine.node} |`,
     embedded
       ? `| Khata | one process, as \`khata start\` runs it: API + worker roles (read models, scheduler, hot projection in process) and the ESL connector; ${storage} |`
-      : `| Khata | the ESL connector with the hot projection in process; the worker role (read models, process managers, scheduler) in a second process at nice ${workerNice} (\`WORKER_NICE\`), as \`khata start --worker-only\` runs it; ${storage} |`,
+      : `| Khata | the ESL connector with the hot projection ${redisUrl === null ? 'in process' : 'in Redis (127.0.0.1), kept by the worker'}; the worker role (read models, process managers, scheduler) in a second process at nice ${workerNice} (\`WORKER_NICE\`), as \`khata start --worker-only\` runs it; ${storage} |`,
     '| Switch | the FreeSWITCH stand-in (`@khata/esl/testing`) in its own process, over TCP on 127.0.0.1 |',
     `| Load | ${rate} parks/s for ${seconds} s to ${accountCount} toll-free numbers (one account each), after ${UNLOADED_SECONDS} s at ${UNLOADED_RATE} parks/s; authorized calls answered and hung up after ${HOLD_MILLISECONDS / 1000} s; the first ${WARM_UP_SECONDS} s of the load not counted |`,
     '',

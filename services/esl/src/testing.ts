@@ -29,9 +29,10 @@ export async function eventually(condition: () => boolean | Promise<boolean>, wh
 export async function openTestKhata(
   env: Record<string, string> = {},
   roles: { readonly api: boolean; readonly worker: boolean } = { api: true, worker: true },
+  options: { readonly redisKeyPrefix?: string } = {},
 ): Promise<Khata> {
   const config = loadConfig({ KHATA_DATA_DIR: 'memory://', NODE_ENV: 'test', ...env }, { cwd: REPO_ROOT });
-  const khata = await openKhata(config, { roles, migrate: true });
+  const khata = await openKhata(config, { roles, migrate: true, ...options });
   await khata.start();
   return khata;
 }
