@@ -22,6 +22,9 @@ const environment = {
   // With Redis the worker keeps the hot projection the connector reads, as in production.
   ...(redisUrl === undefined ? {} : { REDIS_URL: redisUrl }),
   ...(process.env.WORKER_NICE === undefined ? {} : { WORKER_NICE: process.env.WORKER_NICE }),
+  ...(process.env.WORKER_BATCH_INTERVAL_MS === undefined
+    ? {}
+    : { WORKER_BATCH_INTERVAL_MS: process.env.WORKER_BATCH_INTERVAL_MS }),
 };
 // As `khata start --worker-only` without FreeSWITCH does: the background work yields the cores (WORKER_NICE).
 lowerPriority(loadConfig(environment, { cwd: process.cwd() }).worker.nice);

@@ -71,7 +71,11 @@ export interface KhataConfig {
    * The nice value a process that runs only the background work (`khata start --worker-only` with no FreeSWITCH)
    * lowers itself to, so that on a shared host call decisions and API requests get the CPU first; 0 leaves it.
    */
-  readonly worker: { readonly nice: number };
+  readonly worker: {
+    readonly nice: number;
+    /** A worker-only process: how long read models that reached the log's head wait before reading again. */
+    readonly batchIntervalMs: number;
+  };
   readonly hotProjection: { readonly unavailablePolicy: HotProjectionPolicy };
   readonly freeswitch: {
     readonly nodes: readonly FreeswitchNode[];
@@ -181,7 +185,10 @@ export function loadConfig(env: Env, options: { readonly cwd: string }): KhataCo
     },
     database: { url: databaseUrl, poolSize: integer(read, 'DB_POOL_SIZE', 10, 1, 200) },
     redis: { url: redisUrlFrom(read) },
-    worker: { nice: integer(read, 'WORKER_NICE', 10, 0, 19) },
+    worker: {
+      nice: integer(read, 'WORKER_NICE', 10, 0, 19),
+      batchIntervalMs: integer(read, 'WORKER_BATCH_INTERVAL_MS', 100, 0, 1_000),
+    },
     hotProjection: {
       unavailablePolicy: oneOf(read, 'HOT_PROJECTION_UNAVAILABLE_POLICY', ['fail-closed', 'fail-open'], 'fail-closed'),
     },

@@ -17,6 +17,8 @@ describe('configuration', () => {
     expect(config.hotProjection.unavailablePolicy).toBe('fail-closed');
     expect(config.worker.nice).toBe(10);
     expect(load({ WORKER_NICE: '0' }).worker.nice).toBe(0);
+    expect(config.worker.batchIntervalMs).toBe(100);
+    expect(load({ WORKER_BATCH_INTERVAL_MS: '0' }).worker.batchIntervalMs).toBe(0);
   });
 
   it('takes the supplier state from its GSTIN and points at the shipped catalog and tariff', () => {
@@ -144,6 +146,7 @@ describe('configuration', () => {
     ['a call ceiling below a minute', { CALL_SECONDS_MAX: '30' }, 'CALL_SECONDS_MAX'],
     ['a worker nice value beyond 19', { WORKER_NICE: '20' }, 'WORKER_NICE'],
     ['a negative worker nice value (a higher priority)', { WORKER_NICE: '-5' }, 'WORKER_NICE'],
+    ['a worker batch interval over a second', { WORKER_BATCH_INTERVAL_MS: '1001' }, 'WORKER_BATCH_INTERVAL_MS'],
     ['a lockout threshold of zero', { LOCKOUT_FAILURES_MAX: '0' }, 'LOCKOUT_FAILURES_MAX'],
     ['a lockout window that is not a duration', { LOCKOUT_WINDOW: 'a while' }, 'LOCKOUT_WINDOW'],
     ['a key rotation that is not a duration', { JWT_KEY_ROTATION: 'monthly' }, 'JWT_KEY_ROTATION'],

@@ -126,6 +126,44 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
       expect(total).toBe(42);
     });
 
+    it('waits after reaching the head when told to (caughtUpIntervalMs), and gathers what arrived into one batch', async () => {
+      const counting = countingProjection(1);
+      const batches: { events: number; at: number }[] = [];
+      const { store, db, worker } = await setUp({
+        ...counting,
+        apply: async (tx, events, context) => {
+          batches.push({ events: events.length, at: performance.now() });
+          await counting.apply(tx, events, context);
+        },
+      });
+      const INTERVAL_MS = 1_500;
+      const projector = worker({ caughtUpIntervalMs: INTERVAL_MS, batchSize: 7 });
+      projector.start();
+      await store.appendToStream('acct-0', [event()], { expected: 'any' });
+      await projector.waitFor((await store.headPosition()) as never);
+      // Caught up, it waits: five appends 40 ms apart (each of which wakes a subscriber in this process) are one
+      // batch after the pause, not five.
+      batches.length = 0;
+      for (let i = 0; i < 5; i += 1) {
+        await store.appendToStream(`acct-${i}`, [event()], { expected: 'any' });
+        await new Promise((resolve) => setTimeout(resolve, 40));
+      }
+      await projector.waitFor((await store.headPosition()) as never);
+      expect(batches.reduce((sum, batch) => sum + batch.events, 0)).toBe(5);
+      // (PostgreSQL may show an append late while another test's transaction is open: two batches at most.)
+      expect(batches.length).toBeLessThanOrEqual(2);
+      // A backlog does not wait: 30 events in batches of 7 follow each other without the pause between them.
+      batches.length = 0;
+      for (let i = 0; i < 30; i += 1) await store.appendToStream(`acct-${i % 4}`, [event()], { expected: 'any' });
+      await projector.waitFor((await store.headPosition()) as never);
+      expect(batches.reduce((sum, batch) => sum + batch.events, 0)).toBe(30);
+      const full = batches.filter((batch) => batch.events === 7);
+      expect(full.length).toBeGreaterThanOrEqual(3);
+      expect((full.at(-1)?.at ?? 0) - (full[0]?.at ?? 0)).toBeLessThan(INTERVAL_MS);
+      const schema = await projector.activeSchema('counts');
+      expect([...(await counts(db, schema)).values()].reduce((sum, n) => sum + n, 0)).toBe(36);
+    });
+
     it('applies every event exactly once, catching up and then following live appends', async () => {
       const { store, db, worker } = await setUp();
       await appendMany(store, 5, 10);

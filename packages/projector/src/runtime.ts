@@ -34,6 +34,12 @@ export interface ProjectorOptions {
   readonly metrics?: ProjectorMetrics;
   /** How often the lease loop sets the lag gauges (with `metrics`): LAG_MEASURE_INTERVAL_MS unless told. */
   readonly lagMeasureIntervalMs?: number;
+  /**
+   * After a batch that reached the head of the log, how long a read model waits before reading again (0, the
+   * default: at once). Events that arrive meanwhile go into its next batch, so a process that keeps up with a
+   * steady flow commits a few larger transactions a second instead of one per poll (see WORKER_BATCH_INTERVAL_MS).
+   */
+  readonly caughtUpIntervalMs?: number;
   readonly log?: ProjectorLog;
   /** Test seams: fail at chosen points to prove crash safety. */
   readonly faults?: {
@@ -886,7 +892,10 @@ export class Projector {
         if (previous !== null && previous >= batch.checkpoint) continue;
         moves.push({ shard, previous, events: byShard.get(shard) ?? [] });
       }
-      if (moves.length === 0) continue;
+      if (moves.length === 0) {
+        await this.#pauseWhenCaughtUp(batch.caughtUp, signal);
+        continue;
+      }
       try {
         await this.#commit(projection, generation, owner, schema, moves, batch.checkpoint);
       } catch (error) {
@@ -905,7 +914,14 @@ export class Projector {
         (performance.now() - started) / 1000,
         batch.caughtUp,
       );
+      await this.#pauseWhenCaughtUp(batch.caughtUp, signal);
     }
+  }
+
+  /** After a batch that reached the head: `caughtUpIntervalMs` for more events to arrive (a backlog never waits). */
+  async #pauseWhenCaughtUp(caughtUp: boolean, signal: AbortSignal): Promise<void> {
+    const interval = this.#options.caughtUpIntervalMs ?? 0;
+    if (caughtUp && interval > 0) await sleep(interval, signal);
   }
 
   async #commit(

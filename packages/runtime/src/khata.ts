@@ -145,6 +145,9 @@ export async function openKhata(config: KhataConfig, options: OpenKhataOptions):
       workerId,
       metrics: new ProjectorMetrics(metrics),
       log,
+      // A worker-only process gathers a steady flow into a few transactions a second (WORKER_BATCH_INTERVAL_MS);
+      // a process that also serves the API applies each read at once, so a client reads its own writes sooner.
+      caughtUpIntervalMs: options.roles.api ? 0 : config.worker.batchIntervalMs,
     });
     closers.push(() => projector.stop());
 
