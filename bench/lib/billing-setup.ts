@@ -93,6 +93,10 @@ export function khataEnvironment(environment: BenchEnvironment): Record<string, 
     ...(environment.poolSize === undefined ? {} : { DB_POOL_SIZE: String(environment.poolSize) }),
     // The worker process's CPU priority (bench/lib/worker-process.ts): as `khata start --worker-only`, 10 unless set.
     ...(process.env.WORKER_NICE === undefined ? {} : { WORKER_NICE: process.env.WORKER_NICE }),
+    // And how long its read models wait once caught up (WORKER_BATCH_INTERVAL_MS), 100 ms unless set.
+    ...(process.env.WORKER_BATCH_INTERVAL_MS === undefined
+      ? {}
+      : { WORKER_BATCH_INTERVAL_MS: process.env.WORKER_BATCH_INTERVAL_MS }),
   };
 }
 
