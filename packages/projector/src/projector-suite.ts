@@ -126,6 +126,29 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
       expect(total).toBe(42);
     });
 
+    it('renews the leases it holds, so a live worker claims each shard once and keeps it', async () => {
+      const other = countingProjection(2, { name: 'others' });
+      const { db, worker } = await setUp(countingProjection(3), [other]);
+      const claims: string[] = [];
+      const log = {
+        info: (message: string, fields?: Record<string, unknown>) => {
+          if (message === 'shard claimed') claims.push(`${fields?.projection}/${fields?.shard}`);
+        },
+        warn: () => {},
+        error: () => {},
+      };
+      const projector = worker({ leaseSeconds: 1, renewIntervalMs: 100, log });
+      projector.start();
+      // Three lease periods: a lease not renewed would lapse and be claimed again.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(claims.sort()).toEqual(['counts/0', 'counts/1', 'counts/2', 'others/0', 'others/1']);
+      const rows = await db.query<{ owner: string | null; fresh: boolean }>(
+        `SELECT owner, lease_until > now() + interval '0.5 seconds' AS fresh FROM projections.checkpoints`,
+      );
+      expect(rows).toHaveLength(5);
+      for (const row of rows) expect(row).toEqual({ owner: 'worker-1', fresh: true });
+    });
+
     it('waits after reaching the head when told to (caughtUpIntervalMs), and gathers what arrived into one batch', async () => {
       const counting = countingProjection(1);
       const batches: { events: number; at: number }[] = [];

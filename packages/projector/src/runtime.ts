@@ -743,22 +743,35 @@ export class Projector {
     for (const runner of this.#runners.values()) {
       if (active.get(runner.projection.name) !== runner.generation) this.#stopRunner(runner);
     }
+    // One statement renews every lease this worker holds, one reads every checkpoint; a projection's rows are read
+    // again only when this round gave back or claimed one of its shards. (Three statements per projection every
+    // round, about 45 every 3 s, had been the worker's largest source of statements while it kept up with calls.)
+    const mineActive = this.#options.projections.flatMap((projection) => {
+      const generation = active.get(projection.name);
+      return generation === undefined ? [] : [{ name: projection.name, generation }];
+    });
+    await db.query(
+      `UPDATE projections.checkpoints SET lease_until = now() + make_interval(secs => $2)
+        WHERE owner = $1 AND (name, generation) IN (SELECT * FROM unnest($3::text[], $4::int[]))`,
+      [
+        workerId,
+        this.#leaseSeconds,
+        mineActive.map((entry) => entry.name),
+        mineActive.map((entry) => entry.generation),
+      ],
+    );
+    let checkpoints = await this.#checkpoints();
     for (const projection of this.#options.projections) {
       const generation = active.get(projection.name);
       if (generation === undefined) continue;
-      await db.query(
-        `UPDATE projections.checkpoints SET lease_until = now() + make_interval(secs => $4)
-          WHERE name = $1 AND generation = $2 AND owner = $3`,
-        [projection.name, generation, workerId, this.#leaseSeconds],
-      );
-      const rows = (await this.#checkpoints()).filter(
-        (row) => row.name === projection.name && row.generation === generation,
-      );
+      const rows = checkpoints.filter((row) => row.name === projection.name && row.generation === generation);
+      let changed = false;
       const fairShare = Math.ceil(rows.length / workers);
       const mine = rows.filter((row) => row.owner === workerId && row.leased);
       // Give back shards above a fair share, so a worker that joins gets some (the runner restarts below
       // with the shards it keeps).
       for (const row of mine.slice(fairShare)) {
+        changed = true;
         await db.query(
           'UPDATE projections.checkpoints SET owner = NULL, lease_until = NULL WHERE name = $1 AND generation = $2 AND shard = $3 AND owner = $4',
           [projection.name, generation, row.shard, workerId],
@@ -769,6 +782,7 @@ export class Projector {
         if (owned >= fairShare) break;
         if (row.owner === workerId && row.leased) continue;
         if (row.leased || row.error !== null) continue;
+        changed = true;
         const claimed = await db.query(
           `UPDATE projections.checkpoints SET owner = $4, lease_until = now() + make_interval(secs => $5)
             WHERE name = $1 AND generation = $2 AND shard = $3 AND (owner IS NULL OR lease_until IS NULL OR lease_until < now())
@@ -785,7 +799,8 @@ export class Projector {
           });
         }
       }
-      const shards = (await this.#checkpoints())
+      if (changed) checkpoints = await this.#checkpoints();
+      const shards = checkpoints
         .filter(
           (row) =>
             row.name === projection.name &&
