@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Money } from '../money/money.ts';
 import { availableCredit } from './decision.ts';
 import { isRejection } from './rejections.ts';
-import { evolve, initialState } from './state.ts';
+import { assertReservationTotals, evolve, initialState } from './state.ts';
 import { cmd, openAccount, Scenario, testRules } from './test-support.ts';
 
 const rules = testRules();
@@ -147,6 +147,8 @@ describe('account invariants under random command sequences', () => {
             if (decision === null) continue;
             // No decision the decider accepts leaves the account able to spend less than nothing.
             expect(availableCredit(s.state, rules).isNegative(), `${step.kind} overspent`).toBe(false);
+            // evolve checks the reservation totals one change at a time; summed in full they still add up.
+            assertReservationTotals(s.state, step.kind);
             if (billingMode === 'prepaid') expect(s.state.balance.isNegative()).toBe(false);
             const month = s.state.usageMonth;
             if (month !== null) expect(month.usedSeconds).toBeLessThanOrEqual(month.freeSeconds);

@@ -3,8 +3,9 @@
  * stream: it carries the shape version it was written with, and a snapshot of another shape is ignored
  * (the stream is replayed instead), so changing `AccountState` never needs a data migration.
  */
+import { Map as ImmutableMap } from 'immutable';
 import { Money } from '../money/money.ts';
-import type { AccountState, Reservation } from './state.ts';
+import { type AccountState, assertReservationTotals, type Reservation } from './state.ts';
 
 /** Bump when `AccountState` changes shape. */
 export const STATE_SNAPSHOT_VERSION = 1;
@@ -36,11 +37,12 @@ export function stateToJson(state: AccountState): { [key: string]: Json } {
 }
 
 export function stateFromJson(json: { readonly [key: string]: unknown }): AccountState {
-  const reservations = new Map<string, Reservation>();
-  for (const raw of json.reservations as (Omit<Reservation, 'amount'> & { amount: string })[]) {
-    reservations.set(raw.callId, { ...raw, amount: Money.parse(raw.amount) });
-  }
-  return {
+  const reservations = ImmutableMap<string, Reservation>().withMutations((map) => {
+    for (const raw of json.reservations as (Omit<Reservation, 'amount'> & { amount: string })[]) {
+      map.set(raw.callId, { ...raw, amount: Money.parse(raw.amount) });
+    }
+  });
+  const state: AccountState = {
     status: json.status as AccountState['status'],
     accountId: json.accountId as string | null,
     profile: json.profile as AccountState['profile'],
@@ -58,4 +60,8 @@ export function stateFromJson(json: { readonly [key: string]: unknown }): Accoun
     usageMonth: json.usageMonth as AccountState['usageMonth'],
     callsRated: json.callsRated as number,
   };
+  // Events after the snapshot are checked against its totals one change at a time (state.ts): the totals
+  // themselves are checked here, once.
+  assertReservationTotals(state, 'the snapshot');
+  return state;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { Money } from '../money/money.ts';
 import { stateFromJson, stateToJson } from './snapshot.ts';
-import { evolve, initialState } from './state.ts';
+import { evolve, InvariantViolation, initialState } from './state.ts';
 import { cmd, openAccount, Scenario } from './test-support.ts';
 import { UnknownEventVersion, upcastAccountEvent } from './upcast.ts';
 
@@ -70,5 +71,41 @@ describe('state snapshots', () => {
     const fromSnapshot = next.reduce(evolve, restored);
     expect(stateToJson(fromSnapshot)).toEqual(stateToJson(s.state));
     expect(stateToJson(s.history.reduce(evolve, initialState()))).toEqual(stateToJson(s.state));
+  });
+
+  it('refuses a snapshot whose reserved totals are not the sum of its open reservations', () => {
+    const s = new Scenario();
+    const at = '2026-11-02T04:30:00.000Z';
+    s.run(openAccount(), at);
+    s.run(cmd('TopUpWallet', { amount: '2360.00' }), at);
+    s.run(cmd('Subscribe', { planId: 'professional', cycle: 'monthly' }), at);
+    for (const callId of ['c1', 'c2', 'c3']) {
+      s.run(cmd('StartCall', { callId, destination: '+919845012345', at }), at);
+    }
+    const json = JSON.parse(JSON.stringify(stateToJson(s.state)));
+    expect(stateFromJson(json).reservations.size).toBe(3);
+    // Events after a snapshot are checked against its totals change by change, so the totals are checked here.
+    expect(() =>
+      stateFromJson({ ...json, reserved: Money.parse(json.reserved).plus(Money.parse('1.00')).toString() }),
+    ).toThrow(InvariantViolation);
+    expect(() => stateFromJson({ ...json, reservations: json.reservations.slice(1) })).toThrow(InvariantViolation);
+    expect(() => stateFromJson({ ...json, reservedFreeSeconds: json.reservedFreeSeconds + 60 })).toThrow(
+      InvariantViolation,
+    );
+  });
+
+  it('leaves the state it was given as it was: a new reservation or a release makes a new map', () => {
+    const s = new Scenario();
+    const at = '2026-11-02T04:30:00.000Z';
+    s.run(openAccount(), at);
+    s.run(cmd('TopUpWallet', { amount: '2360.00' }), at);
+    s.run(cmd('Subscribe', { planId: 'professional', cycle: 'monthly' }), at);
+    s.run(cmd('StartCall', { callId: 'c1', destination: '+919845012345', at }), at);
+    const before = s.state;
+    const [authorized] = s.run(cmd('StartCall', { callId: 'c2', destination: '+919845012345', at }), at);
+    expect(before.reservations.size).toBe(1);
+    expect(s.state.reservations.size).toBe(2);
+    expect(authorized === undefined ? null : evolve(before, authorized).reservations.has('c2')).toBe(true);
+    expect(before.reservations.has('c2')).toBe(false);
   });
 });
