@@ -45,14 +45,21 @@ describe('reading stored events', () => {
   });
 });
 
+const at = '2026-11-02T04:30:00.000Z';
+
+/** A prepaid Professional account with a call in progress for each of `callIds`. */
+function callsInProgress(...callIds: string[]): Scenario {
+  const s = new Scenario();
+  s.run(openAccount(), at);
+  s.run(cmd('TopUpWallet', { amount: '2360.00' }), at);
+  s.run(cmd('Subscribe', { planId: 'professional', cycle: 'monthly' }), at);
+  for (const callId of callIds) s.run(cmd('StartCall', { callId, destination: '+919845012345', at }), at);
+  return s;
+}
+
 describe('state snapshots', () => {
   it('round-trip through JSON to a state that evolves exactly like the original', () => {
-    const s = new Scenario();
-    const at = '2026-11-02T04:30:00.000Z';
-    s.run(openAccount(), at);
-    s.run(cmd('TopUpWallet', { amount: '2360.00' }), at);
-    s.run(cmd('Subscribe', { planId: 'professional', cycle: 'monthly' }), at);
-    s.run(cmd('StartCall', { callId: 'c1', destination: '+919845012345', at }), at);
+    const s = callsInProgress('c1');
     const restored = stateFromJson(JSON.parse(JSON.stringify(stateToJson(s.state))));
     expect(stateToJson(restored)).toEqual(stateToJson(s.state));
     const next = s.run(
@@ -74,14 +81,7 @@ describe('state snapshots', () => {
   });
 
   it('refuses a snapshot whose reserved totals are not the sum of its open reservations', () => {
-    const s = new Scenario();
-    const at = '2026-11-02T04:30:00.000Z';
-    s.run(openAccount(), at);
-    s.run(cmd('TopUpWallet', { amount: '2360.00' }), at);
-    s.run(cmd('Subscribe', { planId: 'professional', cycle: 'monthly' }), at);
-    for (const callId of ['c1', 'c2', 'c3']) {
-      s.run(cmd('StartCall', { callId, destination: '+919845012345', at }), at);
-    }
+    const s = callsInProgress('c1', 'c2', 'c3');
     const json = JSON.parse(JSON.stringify(stateToJson(s.state)));
     expect(stateFromJson(json).reservations.size).toBe(3);
     // Events after a snapshot are checked against its totals change by change, so the totals are checked here.
@@ -94,13 +94,8 @@ describe('state snapshots', () => {
     );
   });
 
-  it('leaves the state it was given as it was: a new reservation or a release makes a new map', () => {
-    const s = new Scenario();
-    const at = '2026-11-02T04:30:00.000Z';
-    s.run(openAccount(), at);
-    s.run(cmd('TopUpWallet', { amount: '2360.00' }), at);
-    s.run(cmd('Subscribe', { planId: 'professional', cycle: 'monthly' }), at);
-    s.run(cmd('StartCall', { callId: 'c1', destination: '+919845012345', at }), at);
+  it('leaves the state it was given as it was: a new reservation makes a new map', () => {
+    const s = callsInProgress('c1');
     const before = s.state;
     const [authorized] = s.run(cmd('StartCall', { callId: 'c2', destination: '+919845012345', at }), at);
     expect(before.reservations.size).toBe(1);
