@@ -108,6 +108,8 @@ async function main(): Promise<number> {
       await khata.ledger.executeBatch(commands, { actor: 'system:bench' });
     }
     const expected = await khata.ledger.load(account.accountId);
+    // Snapshots are saved in the background: the cold loads below must find the latest.
+    await khata.ledger.writer.settled();
     progress(`wrote ${expected.version} events in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     await khata.readDb.query('VACUUM ANALYZE es.events');
 

@@ -117,6 +117,8 @@ export class AccountWriter {
   readonly #logWrites: GroupCommit<readonly LoggedOutcome[], null> | null;
   readonly #appends: GroupCommit<StreamAppend, StreamAppendOutcome> | null;
   #coldLoads = 0;
+  /** Snapshot saves on their way: a command is answered without waiting for them (`settled` does). */
+  readonly #snapshotSaves = new Set<Promise<void>>();
   readonly #coldWaiting: (() => void)[] = [];
 
   constructor(options: AccountWriterOptions) {
@@ -392,7 +394,7 @@ export class AccountWriter {
       if (!logged) await this.#log(draft.outcomes);
       for (const outcome of draft.outcomes) outcomes.set(outcome.commandId, outcome);
       this.#notify(streamId, draft.outcomes);
-      await this.#maybeSnapshot(streamId, loaded.version, draft);
+      this.#maybeSnapshot(streamId, loaded.version, draft);
       return outcomes;
     }
   }
@@ -584,24 +586,37 @@ export class AccountWriter {
     }
   }
 
-  async #maybeSnapshot(
+  /**
+   * Saves a snapshot when the batch crossed a multiple of `snapshotEvery`, in the background: the appended events
+   * are durable already, so neither the batch's commands nor the account's next ones wait for it (awaited, one
+   * command in every 500 of an account paid a second round trip and commit, and the commands queued behind it
+   * waited too). Saves only move a snapshot forward, so two on their way for one stream cannot regress it.
+   */
+  #maybeSnapshot(
     streamId: string,
     previousVersion: bigint,
     draft: { state: AccountState; version: bigint; lastHash: string },
-  ): Promise<void> {
+  ): void {
     const every = BigInt(this.#options.snapshotEvery);
     if (draft.version / every === previousVersion / every) return;
-    try {
-      await this.#options.snapshots.save({
+    const save = this.#options.snapshots
+      .save({
         streamId,
         version: draft.version,
         shapeVersion: STATE_SNAPSHOT_VERSION,
         state: stateToJson(draft.state),
         lastHash: draft.lastHash,
+      })
+      .catch(() => {
+        // A snapshot is only a cache: failing to save one costs a longer replay later, nothing else.
       });
-    } catch {
-      // A snapshot is only a cache: failing to save one costs a longer replay later, nothing else.
-    }
+    this.#snapshotSaves.add(save);
+    void save.finally(() => this.#snapshotSaves.delete(save));
+  }
+
+  /** Resolves once the snapshot saves started so far have finished (before closing the stores, and in tests). */
+  async settled(): Promise<void> {
+    while (this.#snapshotSaves.size > 0) await Promise.all(this.#snapshotSaves);
   }
 }
 

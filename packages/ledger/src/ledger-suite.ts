@@ -423,6 +423,7 @@ export function ledgerSuite(name: string, target: LedgerTarget): void {
           await ledger.execute(command(accountId, 'AdjustWallet', { amount: '1.00', reason: `credit ${i}` }), META),
         );
       }
+      await ledger.writer.settled();
       let readFrom: bigint | undefined;
       const read = store.readStream.bind(store);
       store.readStream = (stream, options) => {
@@ -435,6 +436,52 @@ export function ledgerSuite(name: string, target: LedgerTarget): void {
       expect(loaded.version).toBe(25n);
       expect(readFrom).toBe(21n);
       expect(loaded.state.balance.toString()).toBe('1021.00');
+    });
+
+    it('answers commands without waiting for the snapshot save, which lands afterwards', async () => {
+      const env = await target.fresh();
+      closers.push(env.close);
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const saved: bigint[] = [];
+      const slowSnapshots: SnapshotStore = {
+        load: (streamId) => env.snapshots.load(streamId),
+        save: async (snapshot) => {
+          await gate;
+          await env.snapshots.save(snapshot);
+          saved.push(snapshot.version);
+        },
+      };
+      const ledger = new Ledger({
+        store: env.store,
+        commandLog: env.commandLog,
+        snapshots: slowSnapshots,
+        rules: catalogRules,
+        clock: () => new Date(NOW),
+        snapshotEvery: 4,
+      });
+      const accountId = randomUUID();
+      expectAccepted(await ledger.execute(openAccountCommand(accountId), META));
+      for (let i = 0; i < 8; i += 1) {
+        expectAccepted(
+          await ledger.execute(command(accountId, 'AdjustWallet', { amount: '1.00', reason: `credit ${i}` }), META),
+        );
+      }
+      expect((await ledger.load(accountId)).version).toBe(9n);
+      // Every command was answered while both saves (versions 4 and 8) were held back.
+      expect(saved).toEqual([]);
+      let settled = false;
+      const settling = ledger.writer.settled().then(() => {
+        settled = true;
+      });
+      await Promise.resolve();
+      expect(settled).toBe(false);
+      release();
+      await settling;
+      expect(saved.sort()).toEqual([4n, 8n]);
+      expect((await env.snapshots.load(accountStream(accountId)))?.version).toBe(8n);
     });
 
     it('keeps each toll-free number on one account at a time', async () => {

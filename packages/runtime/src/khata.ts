@@ -158,6 +158,8 @@ export async function openKhata(config: KhataConfig, options: OpenKhataOptions):
       rules,
       clock,
     });
+    // Before the database closes: snapshot saves still on their way.
+    closers.push(() => ledger.writer.settled());
 
     const schemaCache = new Map<string, { schema: string; at: number }>();
     const readModelSchema = async (name: string): Promise<string> => {
