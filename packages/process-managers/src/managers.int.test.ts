@@ -3,7 +3,15 @@ import { eventStoreMigrations, SqlEventStore } from '@khata/event-store';
 import { Ledger, ledgerMigrations, SqlCommandLog, SqlSnapshotStore } from '@khata/ledger';
 import { catalogRules } from '@khata/ledger/testing';
 import { Projector } from '@khata/projector';
-import { jobs, Scheduler, schedulerMigrations } from '@khata/scheduler';
+import {
+  cancelJobs,
+  jobs,
+  SCHEDULE_JOBS_PER_STATEMENT_MAX,
+  Scheduler,
+  scheduleJob,
+  scheduleJobs,
+  schedulerMigrations,
+} from '@khata/scheduler';
 import { createPgliteClient, createPostgresClient, migrate, type SqlClient } from '@khata/sql';
 import { createTestDatabase, describeWithService, postgres, type TestDatabase } from '@khata/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -142,6 +150,31 @@ function suite(name: string, open: () => Promise<{ db: SqlClient; close(): Promi
       const [job] = await jobs(db, { kind: 'flaky' });
       expect(calls).toBe(3);
       expect(job).toMatchObject({ status: 'failed', attempts: 3, last_error: 'gateway timeout' });
+    });
+
+    it('schedules many jobs in one call as scheduling each would, past one statement’s bound', async () => {
+      const { db } = await setUp();
+      const at = (minutes: number) => new Date(START + minutes * 60_000);
+      const spec = (jobId: string, minutes: number) => ({
+        jobId,
+        kind: 'bulk',
+        payload: { jobId },
+        dueAt: at(minutes),
+      });
+      await scheduleJob(db, spec('done', 1));
+      await scheduleJob(db, spec('cancelled', 1));
+      await db.query(`UPDATE scheduler.jobs SET status = 'done' WHERE job_id = 'done'`);
+      await cancelJobs(db, ['cancelled']);
+      const many = Array.from({ length: SCHEDULE_JOBS_PER_STATEMENT_MAX + 1 }, (_, i) => spec(`job-${i}`, 5));
+      await scheduleJobs(db, [...many, spec('done', 9), spec('cancelled', 9), spec('twice', 2), spec('twice', 3)]);
+      const rows = await jobs(db, { kind: 'bulk' });
+      expect(rows.length).toBe(SCHEDULE_JOBS_PER_STATEMENT_MAX + 4);
+      const byId = new Map(rows.map((row) => [row.job_id, row]));
+      // A job that ran is left alone; a cancelled one is pending again; the last spec of a repeated id wins.
+      expect(byId.get('done')).toMatchObject({ status: 'done', due_at: at(1) });
+      expect(byId.get('cancelled')).toMatchObject({ status: 'pending', due_at: at(9) });
+      expect(byId.get('twice')).toMatchObject({ status: 'pending', due_at: at(3), payload: { jobId: 'twice' } });
+      expect(byId.get(`job-${SCHEDULE_JOBS_PER_STATEMENT_MAX}`)).toMatchObject({ status: 'pending', due_at: at(5) });
     });
 
     it('never runs one job in two workers at once', async () => {

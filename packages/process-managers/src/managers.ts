@@ -1,7 +1,7 @@
 import { parseLocalDate, startOfLocalDay } from '@khata/domain';
 import { accountEvents } from '@khata/projections/shared';
 import type { Projection } from '@khata/projector';
-import { cancelAccountJobs, cancelJobs, type JobSpec, scheduleJob } from '@khata/scheduler';
+import { cancelAccountJobs, cancelJobs, type JobSpec, scheduleJob, scheduleJobs } from '@khata/scheduler';
 
 /**
  * Process managers: projections whose "read model" is the scheduler's job table. Each reacts to account
@@ -26,9 +26,8 @@ export const reservationExpiryManager: Projection = {
   },
   shards: 2,
   async apply(tx, events) {
-    // Each job's last action in the batch is what counts, so the batch collapses to its schedules (one
-    // statement each; rare: a reservation per authorized call) and one statement for all cancellations
-    // (a CDR per rated call: most of the log). A job scheduled and then cancelled within the batch is
+    // Each job's last action in the batch is what counts, so the batch collapses to one statement for its
+    // schedules (a reservation per authorized call) and one for all cancellations (a CDR per rated call). A job scheduled and then cancelled within the batch is
     // still written first, so the table ends as it would have event by event.
     const scheduled = new Map<string, JobSpec>();
     const cancelled = new Set<string>();
@@ -54,7 +53,7 @@ export const reservationExpiryManager: Projection = {
           break;
       }
     }
-    for (const job of scheduled.values()) await scheduleJob(tx, job);
+    if (scheduled.size > 0) await scheduleJobs(tx, [...scheduled.values()]);
     if (cancelled.size > 0) await cancelJobs(tx, [...cancelled]);
   },
 };

@@ -18,8 +18,10 @@ export {
   PURGE_BATCHES_MAX,
   type PurgeOptions,
   purgeFinishedJobs,
+  SCHEDULE_JOBS_PER_STATEMENT_MAX,
   Scheduler,
   type SchedulerOptions,
   scheduleJob,
+  scheduleJobs,
   schedulerMigrations,
 } from './scheduler.ts';
