@@ -21,6 +21,7 @@
  *   pnpm bench:esl --rate 400 --seconds 10 --accounts 5
  *   pnpm bench:esl --embedded --rate 50   # PGlite in memory
  *   pnpm bench:esl --hot-store redis      # the hot projection in Redis, kept by the worker (REDIS_URL)
+ *   pnpm bench:esl --without-worker       # no read models kept meanwhile: the worker's share of the latency
  *   pnpm bench:esl --write-results
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -67,6 +68,7 @@ const { values } = parseArgs({
     embedded: { type: 'boolean', default: false },
     'synchronous-commit': { type: 'string', default: 'on' },
     'hot-store': { type: 'string', default: 'memory' },
+    'without-worker': { type: 'boolean', default: false },
     'write-results': { type: 'boolean', default: false },
   },
 });
@@ -137,6 +139,12 @@ if (values['hot-store'] !== 'memory' && values['hot-store'] !== 'redis')
 // the connector keeps its own in process, as an embedded `khata start` does.
 const redisUrl = values['hot-store'] === 'redis' ? (process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : null;
 if (redisUrl !== null && embedded) throw new Error('--hot-store redis needs PostgreSQL (no --embedded)');
+// Not a deployment: the read models, process managers and scheduler stop for the run, which shows how much of the
+// latency the worker's share of the two cores (its process and its PostgreSQL backends) accounts for.
+const withoutWorker = values['without-worker'] === true;
+if (withoutWorker && (embedded || redisUrl !== null || values['write-results'] === true)) {
+  throw new Error('--without-worker needs PostgreSQL and the in-process hot projection, and writes no results');
+}
 const redisKeyPrefix = `khata-bench-esl-${process.pid}:`;
 const synchronousCommit = values['synchronous-commit'] === 'off' ? 'off' : 'on';
 const adminUrl = values['admin-url'] as string;
@@ -201,10 +209,11 @@ if (!embedded) {
   await khata.scheduler.stop();
   // With Redis the worker keeps the hot projection from here on; this process only reads it.
   if (redisUrl !== null) await khata.hot.projector?.stop();
-  worker = await startChild('worker.ts', [
-    databaseUrl.toString(),
-    ...(redisUrl === null ? [] : [redisUrl, redisKeyPrefix]),
-  ]);
+  if (!withoutWorker)
+    worker = await startChild('worker.ts', [
+      databaseUrl.toString(),
+      ...(redisUrl === null ? [] : [redisUrl, redisKeyPrefix]),
+    ]);
 }
 
 const child = await startChild('switch.ts');
@@ -322,6 +331,7 @@ const machine = {
   memoryGibibytes: round(totalmem() / 2 ** 30, 1),
   node: process.version,
   storage,
+  ...(withoutWorker ? { worker: 'none (--without-worker): read models not kept during the run' } : {}),
 };
 process.stdout.write(`${JSON.stringify({ bench: 'esl', machine })}\n`);
 process.stdout.write(`${JSON.stringify({ bench: 'esl', connectorWarnings: Object.fromEntries(complaints) })}\n`);
