@@ -1,5 +1,6 @@
+import type { RecordedEvent } from '@khata/event-store';
 import { migrate } from '@khata/sql';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eachDatabase, type Harness, type History, playHistory, startHarness } from '../shared/testing.ts';
 import { balancesMigrations } from './migrations.ts';
 import { balancesProjection, stateOfRow } from './projection.ts';
@@ -64,6 +65,69 @@ eachDatabase('balances read model', (connect) => {
     const upgraded = await states(schema);
     expect(upgraded.every(([, state]) => state !== null)).toBe(true);
     expect(upgraded).toEqual(await states(live));
+  });
+
+  describe('states remembered between batches', () => {
+    let scratch = 0;
+    /** A scratch generation of the read model, and the account's events cut in three batches. */
+    async function setUp() {
+      scratch += 1;
+      const schema = `rm_balances_memory_${scratch}`;
+      await migrate(h.db, {
+        namespace: `projection:balances:memory-test-${scratch}`,
+        migrations: balancesMigrations.map((migration) => ({
+          version: migration.version,
+          name: migration.name,
+          sql: migration.version === 1 ? `CREATE SCHEMA ${schema};\n${migration.sql(schema)}` : migration.sql(schema),
+        })),
+      });
+      const { events } = await h.store.readStream(`account-${history.acme}`);
+      expect(events.length).toBeGreaterThanOrEqual(6);
+      const batches = [events.slice(0, 3), events.slice(3, 5), events.slice(5)] as const;
+      const apply = (batch: readonly RecordedEvent[], memory: Map<string, unknown>) =>
+        h.db.transaction((tx) => balancesProjection.apply(tx, batch, { schema, memory }));
+      const row = async (from: string) =>
+        (await h.db.query(`SELECT * FROM ${from}.balances WHERE account_id = $1`, [history.acme]))[0];
+      // The live generation applied the same events: the scratch row must end as its row.
+      const expectLiveRow = async () => expect(await row(schema)).toEqual(await row(await h.schema('balances')));
+      return { schema, batches, apply, expectLiveRow };
+    }
+
+    it('folds from the remembered state when the row still has its version', async () => {
+      const { schema, batches, apply, expectLiveRow } = await setUp();
+      const memory = new Map<string, unknown>();
+      await apply(batches[0], memory);
+      // A state the read model could not fold from: only the remembered one gives the right row.
+      await h.db.query(`UPDATE ${schema}.balances SET state = '{"shape": -1, "state": {}}'`);
+      await apply(batches[1], memory);
+      await apply(batches[2], memory);
+      await expectLiveRow();
+    });
+
+    it('reads the stored state after a batch whose transaction rolled back', async () => {
+      const { schema, batches, apply, expectLiveRow } = await setUp();
+      const memory = new Map<string, unknown>();
+      await apply(batches[0], memory);
+      const rolledBack = new Error('rolled back');
+      await expect(
+        h.db.transaction(async (tx) => {
+          await balancesProjection.apply(tx, batches[1], { schema, memory });
+          throw rolledBack;
+        }),
+      ).rejects.toBe(rolledBack);
+      await apply(batches[1], memory);
+      await apply(batches[2], memory);
+      await expectLiveRow();
+    });
+
+    it('reads the stored state when another worker moved the row on', async () => {
+      const { batches, apply, expectLiveRow } = await setUp();
+      const memory = new Map<string, unknown>();
+      await apply(batches[0], memory);
+      await apply(batches[1], new Map());
+      await apply(batches[2], memory);
+      await expectLiveRow();
+    });
   });
 
   it('changes nothing when events are applied again', async () => {

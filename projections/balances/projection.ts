@@ -9,12 +9,10 @@ import {
   TELECOM_GST_RATE_PERCENT,
 } from '@khata/domain';
 import type { Projection } from '@khata/projector';
-import { queryBuilder, run } from '@khata/sql';
+import { quoteIdentifier } from '@khata/sql';
 import { accountEvents, groupBy } from '../shared/accounts.ts';
-import { type JsonRow, statementSlices, writeRowsAsJson } from '../shared/rows.ts';
-import { type BalancesDatabase, type BalancesTable, balancesMigrations } from './migrations.ts';
-
-const db = queryBuilder<BalancesDatabase>();
+import { type JsonRow, rowSlices, writeRowsAsJson } from '../shared/rows.ts';
+import { type BalancesTable, balancesMigrations } from './migrations.ts';
 
 /** The stored state JSON carries the shape version it was written with. */
 interface StoredState {
@@ -59,10 +57,24 @@ export function stateOfRow(row: Pick<BalancesTable, 'state'>): AccountState | nu
   return stored.shape === STATE_SNAPSHOT_VERSION ? stateFromJson(stored.state) : null;
 }
 
+/** Folded states a worker keeps between batches (ProjectionContext.memory), most recently written last. */
+export const BALANCES_STATES_REMEMBERED_MAX = 10_000;
+
+interface Remembered {
+  readonly version: bigint;
+  readonly state: AccountState;
+}
+
 /**
  * Folds each account's events with the domain's own `evolve` (so the read model can never disagree with
  * a replay), one JSON upsert per batch. Events at or below the row's version are skipped (already
  * applied); a gap is a bug and stops the projection.
+ *
+ * The state it folds from is the one it wrote last, kept in the worker's memory, when the row still has that
+ * version; otherwise (first batch of the account here, a rolled-back batch, another worker moved the row on) the
+ * state stored in the row. The versions are read for every account of the batch, the states only for those:
+ * with 40 calls open an account's state is about 12 KiB, and reading and parsing it back every batch made the
+ * worker's transactions the largest CPU load beside the ESL connector's (bench/RESULTS.md).
  */
 export const balancesProjection: Projection = {
   name: 'balances',
@@ -70,21 +82,30 @@ export const balancesProjection: Projection = {
   migrations: balancesMigrations,
   filter: { streamPrefixes: ['account-'] },
   shards: 4,
-  async apply(tx, events, { schema }) {
+  async apply(tx, events, { schema, memory }) {
     const byAccount = groupBy(accountEvents(events), (e) => e.accountId);
     if (byAccount.size === 0) return;
-    const ids = [...byAccount.keys()];
-    const existing: Pick<BalancesTable, 'account_id' | 'stream_version' | 'state'>[] = [];
-    // In slices: a rebuild's chunk can touch more accounts than one statement takes parameters.
-    for (const slice of statementSlices(ids, 1)) {
+    const remembered = memory as Map<string, Remembered>;
+    // Taken now: the entries may change while the versions are read.
+    const known = new Map<string, Remembered>();
+    const ids: string[] = [];
+    const knownVersions: string[] = [];
+    for (const accountId of byAccount.keys()) {
+      const entry = remembered.get(accountId);
+      if (entry !== undefined) known.set(accountId, entry);
+      ids.push(accountId);
+      knownVersions.push((entry?.version ?? -1n).toString());
+    }
+    // The state comes back only where the row's version is not the remembered one. In slices: a rebuild's chunk
+    // can touch more accounts than one statement should carry.
+    const existing: { account_id: string; stream_version: string; state: unknown }[] = [];
+    for (const slice of rowSlices(ids.map((id, index) => [id, knownVersions[index] as string] as const))) {
       existing.push(
-        ...(await run(
-          tx,
-          db
-            .withSchema(schema)
-            .selectFrom('balances')
-            .select(['account_id', 'stream_version', 'state'])
-            .where('account_id', 'in', slice),
+        ...(await tx.query<{ account_id: string; stream_version: string; state: unknown }>(
+          `SELECT b.account_id, b.stream_version, CASE WHEN b.stream_version = k.version THEN NULL ELSE b.state END AS state
+             FROM unnest($1::uuid[], $2::bigint[]) AS k (account_id, version)
+             JOIN ${quoteIdentifier(schema)}.balances AS b ON b.account_id = k.account_id`,
+          [slice.map(([id]) => id), slice.map(([, version]) => version)],
         )),
       );
     }
@@ -92,7 +113,10 @@ export const balancesProjection: Projection = {
     const rows: JsonRow<BalancesTable>[] = [];
     for (const [accountId, accountEventsInBatch] of byAccount) {
       const row = current.get(accountId);
-      let state = row === undefined ? initialState() : (stateOfRow(row) ?? initialState());
+      let state: AccountState;
+      if (row === undefined) state = initialState();
+      else if (row.state === null) state = (known.get(accountId) as Remembered).state;
+      else state = stateOfRow(row) ?? initialState();
       let version = row === undefined ? 0n : BigInt(row.stream_version);
       let updatedAt: string | null = null;
       for (const { event, version: eventVersion, atText } of accountEventsInBatch) {
@@ -105,6 +129,7 @@ export const balancesProjection: Projection = {
         updatedAt = atText;
       }
       if (updatedAt !== null) rows.push(balanceRow(accountId, state, version, updatedAt));
+      remember(remembered, accountId, { version, state });
     }
     // One JSON parameter per statement: no placeholder per value, and no parameter limit to split around.
     await writeRowsAsJson(tx, schema, 'balances', rows, {
@@ -130,3 +155,13 @@ export const balancesProjection: Projection = {
     });
   },
 };
+
+/** Keeps the newest BALANCES_STATES_REMEMBERED_MAX states: the least recently written goes first. */
+function remember(remembered: Map<string, Remembered>, accountId: string, entry: Remembered): void {
+  remembered.delete(accountId);
+  remembered.set(accountId, entry);
+  if (remembered.size > BALANCES_STATES_REMEMBERED_MAX) {
+    const oldest = remembered.keys().next().value;
+    if (oldest !== undefined) remembered.delete(oldest);
+  }
+}

@@ -237,7 +237,7 @@ eachDatabase('calls read model', (connect) => {
     const rollback = new Error('rolled back');
     const seen = await h.db
       .transaction(async (tx) => {
-        await callsProjection.apply(tx, [offsetEvent], { schema });
+        await callsProjection.apply(tx, [offsetEvent], { schema, memory: new Map() });
         const [row] = await tx.query<{ answered: string; rated: string; cdr: string }>(
           `SELECT to_char(answered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS answered,
                   to_char(rated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS rated,
@@ -282,7 +282,7 @@ eachDatabase('calls read model', (connect) => {
       return h.db
         .transaction(async (tx) => {
           const counted = countingCopies(tx);
-          for (const batch of batches) await callsProjection.apply(counted.tx, batch, { schema });
+          for (const batch of batches) await callsProjection.apply(counted.tx, batch, { schema, memory: new Map() });
           const rows = await tx.query(
             `SELECT * FROM ${schema}.calls AS c WHERE account_id = $1 AND (call_id = ANY($2) OR call_id = 'c-expired')
               ORDER BY c::text`,

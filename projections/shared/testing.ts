@@ -199,7 +199,7 @@ export class Harness {
     const before = Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await this.rows(schema, t)])));
     const { events } = await this.store.readAll({ after: null, maxCount: 100_000, filter: projection.filter });
     expect(events.length).toBeGreaterThan(0);
-    await this.db.transaction((tx) => projection.apply(tx, events, { schema }));
+    await this.db.transaction((tx) => projection.apply(tx, events, { schema, memory: new Map() }));
     const after = Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await this.rows(schema, t)])));
     expect(after).toEqual(before);
   }

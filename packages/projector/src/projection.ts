@@ -29,6 +29,12 @@ export interface ProjectionMigration {
 export interface ProjectionContext {
   /** The (quoted-safe) schema of the generation being written, e.g. `rm_balances_g1`. */
   readonly schema: string;
+  /**
+   * What the projection keeps between batches in this process, for this generation (a cache of what it wrote).
+   * Not transactional: a batch whose transaction rolls back leaves its entries, and another worker may move the
+   * read model on meanwhile, so a projection checks anything it takes from here against its tables.
+   */
+  readonly memory: Map<string, unknown>;
 }
 
 /** The schema of one generation of a read model. */

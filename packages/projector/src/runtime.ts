@@ -282,6 +282,8 @@ export class Projector {
   /** Shards stopped by a poison event: not restarted by this process (a restart or a fix clears them). */
   readonly #poisoned = new Set<string>();
   readonly #byName: Map<string, Projection>;
+  /** Each generation's `ProjectionContext.memory` in this process, by schema. */
+  readonly #memories = new Map<string, Map<string, unknown>>();
   #loop: AbortController | null = null;
   #loopDone: Promise<void> = Promise.resolve();
 
@@ -322,6 +324,16 @@ export class Projector {
       }
     }
     return reports;
+  }
+
+  /** The memory of a generation: a rebuild's generation gets its own, so nothing it caches crosses over. */
+  #memory(schema: string): Map<string, unknown> {
+    let memory = this.#memories.get(schema);
+    if (memory === undefined) {
+      memory = new Map();
+      this.#memories.set(schema, memory);
+    }
+    return memory;
   }
 
   start(): void {
@@ -565,6 +577,7 @@ export class Projector {
     const generation = Math.max(registry.active_generation, registry.building_generation ?? 0) + 1;
     const schema = generationSchema(name, generation);
     await db.query(`DROP SCHEMA IF EXISTS ${quoteIdentifier(schema)} CASCADE`);
+    this.#memories.delete(schema);
     await db.query('DELETE FROM public.khata_migrations WHERE namespace = $1', [`projection:${name}:g${generation}`]);
     await db.query('DELETE FROM projections.checkpoints WHERE name = $1 AND generation = $2', [name, generation]);
     await migrate(db, generationMigrations(projection, generation));
@@ -601,7 +614,7 @@ export class Projector {
     }
     try {
       await this.#options.db.transaction(async (tx) => {
-        if (events.length > 0) await projection.apply(tx, events, { schema });
+        if (events.length > 0) await projection.apply(tx, events, { schema, memory: this.#memory(schema) });
         const moved = await tx.query(
           `UPDATE projections.checkpoints AS c
               SET position = $5, events_applied = c.events_applied + n.applied, updated_at = now(),
@@ -634,7 +647,7 @@ export class Projector {
         .transaction(async (tx) => {
           for (const event of events) {
             try {
-              await projection.apply(tx, [event], { schema });
+              await projection.apply(tx, [event], { schema, memory: new Map() });
             } catch (single) {
               poison = new PoisonEvent(projection.name, event, single);
               break;
@@ -665,6 +678,7 @@ export class Projector {
     for (const { generation } of rows) {
       if (generation === registry.active_generation || generation === registry.building_generation) continue;
       await db.query(`DROP SCHEMA IF EXISTS ${quoteIdentifier(generationSchema(name, generation))} CASCADE`);
+      this.#memories.delete(generationSchema(name, generation));
       await db.query('DELETE FROM projections.checkpoints WHERE name = $1 AND generation = $2', [name, generation]);
       await db.query('DELETE FROM public.khata_migrations WHERE namespace = $1', [`projection:${name}:g${generation}`]);
     }
@@ -955,7 +969,7 @@ export class Projector {
     // sync more than on anything else).
     await db.transaction(
       async (tx) => {
-        if (events.length > 0) await projection.apply(tx, events, { schema });
+        if (events.length > 0) await projection.apply(tx, events, { schema, memory: this.#memory(schema) });
         if (faults?.beforeCheckpoint !== undefined) {
           for (const move of moves) await faults.beforeCheckpoint(projection.name, move.shard, move.events);
         }
