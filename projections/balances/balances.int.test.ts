@@ -130,6 +130,22 @@ eachDatabase('balances read model', (connect) => {
     });
   });
 
+  it('compresses the states with lz4 where the server has it', async () => {
+    const schema = await h.schema('balances');
+    const supported = await h.db
+      .transaction(async (tx) => {
+        await tx.query('CREATE TEMPORARY TABLE lz4_probe (j json COMPRESSION lz4) ON COMMIT DROP');
+        return true;
+      })
+      .catch(() => false);
+    const [column] = await h.db.query<{ compression: string }>(
+      `SELECT attcompression::text AS compression FROM pg_attribute
+        WHERE attrelid = '${schema}.balances'::regclass AND attname = 'state'`,
+    );
+    expect(column?.compression).toBe(supported ? 'l' : '');
+    expect(supported).toBe(h.db.dialect === 'postgres');
+  });
+
   it('changes nothing when events are applied again', async () => {
     await h.expectReapplyChangesNothing(balancesProjection, ['balances']);
   });

