@@ -187,6 +187,34 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
       expect([...(await counts(db, schema)).values()].reduce((sum, n) => sum + n, 0)).toBe(36);
     });
 
+    it('spreads its waits at the head over half to one and a half intervals', async () => {
+      const counting = countingProjection(1);
+      const applied: number[] = [];
+      const { store, worker } = await setUp({
+        ...counting,
+        apply: async (tx, events, context) => {
+          applied.push(performance.now());
+          await counting.apply(tx, events, context);
+        },
+      });
+      const INTERVAL_MS = 600;
+      // Alternately the shortest and the longest wait.
+      let draws = 0;
+      const projector = worker({ caughtUpIntervalMs: INTERVAL_MS, random: () => (draws++ % 2 === 0 ? 0 : 0.999) });
+      projector.start();
+      const until = performance.now() + 4_000;
+      for (let i = 0; performance.now() < until; i += 1) {
+        await store.appendToStream(`acct-${i % 4}`, [event()], { expected: 'any' });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await projector.waitFor((await store.headPosition()) as never);
+      const gaps = applied.slice(1).map((at, index) => at - (applied[index] as number));
+      expect(gaps.length).toBeGreaterThanOrEqual(3);
+      // With the same wait each time no gap could be shorter than the interval, nor much longer.
+      expect(Math.min(...gaps)).toBeLessThan(INTERVAL_MS);
+      expect(Math.max(...gaps)).toBeGreaterThan(INTERVAL_MS * 1.4);
+    });
+
     it('applies every event exactly once, catching up and then following live appends', async () => {
       const { store, db, worker } = await setUp();
       await appendMany(store, 5, 10);

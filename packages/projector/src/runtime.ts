@@ -38,8 +38,11 @@ export interface ProjectorOptions {
    * After a batch that reached the head of the log, how long a read model waits before reading again (0, the
    * default: at once). Events that arrive meanwhile go into its next batch, so a process that keeps up with a
    * steady flow commits a few larger transactions a second instead of one per poll (see WORKER_BATCH_INTERVAL_MS).
+   * Each wait is drawn from 0.5–1.5 times it, so the read models of a worker do not all wake at once.
    */
   readonly caughtUpIntervalMs?: number;
+  /** Where each wait's spread comes from: a number in [0, 1) (default Math.random; tests fix it). */
+  readonly random?: () => number;
   readonly log?: ProjectorLog;
   /** Test seams: fail at chosen points to prove crash safety. */
   readonly faults?: {
@@ -947,10 +950,17 @@ export class Projector {
     }
   }
 
-  /** After a batch that reached the head: `caughtUpIntervalMs` for more events to arrive (a backlog never waits). */
+  /**
+   * After a batch that reached the head: about `caughtUpIntervalMs` for more events to arrive (a backlog never
+   * waits). The wait is spread over 0.5–1.5 times the interval: with the same wait every time, the read models of a
+   * worker, woken by the same append, kept waking together and sent PostgreSQL their transactions at once, a burst
+   * that took both cores from the ESL connector's appends (p99 8.1 ms on average over six runs, 6.7 ms spread).
+   */
   async #pauseWhenCaughtUp(caughtUp: boolean, signal: AbortSignal): Promise<void> {
     const interval = this.#options.caughtUpIntervalMs ?? 0;
-    if (caughtUp && interval > 0) await sleep(interval, signal);
+    if (!caughtUp || interval <= 0) return;
+    const random = this.#options.random ?? Math.random;
+    await sleep(interval * (0.5 + random()), signal);
   }
 
   async #commit(
