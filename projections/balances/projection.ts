@@ -73,8 +73,8 @@ interface Remembered {
  * The state it folds from is the one it wrote last, kept in the worker's memory, when the row still has that
  * version; otherwise (first batch of the account here, a rolled-back batch, another worker moved the row on) the
  * state stored in the row. The versions are read for every account of the batch, the states only for those:
- * with 40 calls open an account's state is about 12 KiB, and reading and parsing it back every batch made the
- * worker's transactions the largest CPU load beside the ESL connector's (bench/RESULTS.md).
+ * with 40 calls open an account's state is about 12 KiB, which was read back and parsed every batch (the worker's
+ * CPU under the ESL benchmark's load fell by about 7 % without it; bench/RESULTS.md).
  */
 export const balancesProjection: Projection = {
   name: 'balances',
