@@ -102,7 +102,8 @@ export const balancesProjection: Projection = {
     for (const slice of rowSlices(ids.map((id, index) => [id, knownVersions[index] as string] as const))) {
       existing.push(
         ...(await tx.query<{ account_id: string; stream_version: string; state: unknown }>(
-          `SELECT b.account_id, b.stream_version, CASE WHEN b.stream_version = k.version THEN NULL ELSE b.state END AS state
+          `SELECT b.account_id, b.stream_version,
+                  CASE WHEN b.stream_version = k.version THEN NULL ELSE b.state END AS state
              FROM unnest($1::uuid[], $2::bigint[]) AS k (account_id, version)
              JOIN ${quoteIdentifier(schema)}.balances AS b ON b.account_id = k.account_id`,
           [slice.map(([id]) => id), slice.map(([, version]) => version)],

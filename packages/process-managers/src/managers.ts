@@ -27,8 +27,9 @@ export const reservationExpiryManager: Projection = {
   shards: 2,
   async apply(tx, events) {
     // Each job's last action in the batch is what counts, so the batch collapses to one statement for its
-    // schedules (a reservation per authorized call) and one for all cancellations (a CDR per rated call). A job scheduled and then cancelled within the batch is
-    // still written first, so the table ends as it would have event by event.
+    // schedules (a reservation per authorized call) and one for all cancellations (a CDR per rated call). A job
+    // scheduled and then cancelled within the batch is still written first, so the table ends as it would have
+    // event by event.
     const scheduled = new Map<string, JobSpec>();
     const cancelled = new Set<string>();
     for (const { accountId, event } of accountEvents(events)) {
