@@ -7,9 +7,12 @@ export { jobHandlers, RATE_CDR, type RunCommand } from './jobs.ts';
 export {
   CHARGE_SUBSCRIPTION,
   EXPIRE_RESERVATION,
+  EXPIRE_RESERVATIONS,
   processManagers,
+  RESERVATION_SWEEP_SECONDS,
   renewalManager,
   reservationExpiryManager,
+  reservationSweep,
   START_USAGE_MONTH,
   usageMonthManager,
 } from './managers.ts';

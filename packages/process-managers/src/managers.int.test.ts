@@ -9,7 +9,7 @@ import {
   SCHEDULE_JOBS_PER_STATEMENT_MAX,
   Scheduler,
   scheduleJob,
-  scheduleJobs,
+  scheduleNewJobs,
   schedulerMigrations,
 } from '@khata/scheduler';
 import { createPgliteClient, createPostgresClient, migrate, type SqlClient } from '@khata/sql';
@@ -72,24 +72,41 @@ function suite(name: string, open: () => Promise<{ db: SqlClient; close(): Promi
       return { db, store, ledger, scheduler, accountId, run, settle, setNow: (ms: number) => (now = ms) };
     }
 
-    it('expires a reservation whose CDR never came, at its expiry time, once', async () => {
+    it('expires reservations whose CDR never came by one sweep of the account at the end of their minute', async () => {
       const { db, ledger, scheduler, accountId, run, settle, setNow } = await setUp();
-      await run('StartCall', { callId: 'lost', destination: INDIA, at: new Date(START).toISOString() });
+      await run('StartCall', { callId: 'lost-1', destination: INDIA, at: new Date(START).toISOString() });
+      await run('StartCall', { callId: 'lost-2', destination: INDIA, at: new Date(START + 5_000).toISOString() });
       await settle();
-      const [job] = await jobs(db, { kind: 'expire-reservation' });
-      expect(job).toMatchObject({ job_id: `expire-reservation:${accountId}:lost`, status: 'pending' });
-      const expiresAt = (job as { due_at: Date }).due_at.getTime();
-      setNow(expiresAt - 1_000);
+      const expiries = [...(await ledger.load(accountId)).state.reservations.values()].map((r) =>
+        Date.parse(r.expiresAt),
+      );
+      const sweeps = await jobs(db, { kind: 'expire-reservations' });
+      const minutes = new Set(expiries.map((ms) => Math.ceil(ms / 60_000) * 60_000));
+      expect(sweeps.length).toBe(minutes.size);
+      for (const sweep of sweeps) {
+        const dueAt = (sweep as { due_at: Date }).due_at;
+        expect(sweep).toMatchObject({
+          job_id: `expire-reservations:${accountId}:${dueAt.toISOString()}`,
+          status: 'pending',
+          payload: { accountId, dueBy: dueAt.toISOString() },
+        });
+        expect(dueAt.getTime() % 60_000).toBe(0);
+      }
+      const last = Math.max(...minutes);
+      expect(last - Math.max(...expiries)).toBeLessThan(60_000);
+      setNow(Math.min(...expiries) - 1_000);
       expect(await scheduler.runDue()).toBe(0);
-      setNow(expiresAt);
-      expect(await scheduler.runDue()).toBe(1);
+      setNow(last);
+      expect(await scheduler.runDue()).toBe(sweeps.length);
       expect((await ledger.load(accountId)).state.reservations.size).toBe(0);
-      expect((await jobs(db, { kind: 'expire-reservation' }))[0]?.status).toBe('done');
+      expect((await jobs(db, { kind: 'expire-reservations' })).map((job) => job.status)).toEqual(
+        sweeps.map(() => 'done'),
+      );
       expect(await scheduler.runDue()).toBe(0);
     });
 
-    it('cancels the expiry when the CDR arrives first', async () => {
-      const { db, scheduler, run, settle, setNow } = await setUp();
+    it('leaves a rated call to the sweep, which finds nothing to release', async () => {
+      const { db, ledger, scheduler, accountId, run, settle, setNow } = await setUp();
       await run('StartCall', { callId: 'rated', destination: INDIA, at: new Date(START).toISOString() });
       await run('RateCdr', {
         cdr: {
@@ -102,9 +119,51 @@ function suite(name: string, open: () => Promise<{ db: SqlClient; close(): Promi
         },
       });
       await settle();
-      expect((await jobs(db, { kind: 'expire-reservation' }))[0]?.status).toBe('cancelled');
-      setNow(START + 86_400_000);
-      expect(await scheduler.runDue()).toBe(0);
+      const [sweep] = await jobs(db, { kind: 'expire-reservations' });
+      const { version } = await ledger.load(accountId);
+      setNow((sweep as { due_at: Date }).due_at.getTime());
+      expect(await scheduler.runDue()).toBe(1);
+      expect((await jobs(db, { kind: 'expire-reservations' }))[0]?.status).toBe('done');
+      expect((await ledger.load(accountId)).version).toBe(version);
+    });
+
+    it('runs a sweep again while a reservation due by its time is not yet due by the ledger’s clock', async () => {
+      const { db, ledger, scheduler, accountId, run, settle, setNow } = await setUp();
+      await run('StartCall', { callId: 'skewed', destination: INDIA, at: new Date(START).toISOString() });
+      await settle();
+      const [reservation] = (await ledger.load(accountId)).state.reservations.values();
+      const expiresAt = Date.parse((reservation as { expiresAt: string }).expiresAt);
+      // As if the scheduler's host ran ahead of the ledger's: the job is claimed before the reservation's time.
+      await db.query(`UPDATE scheduler.jobs SET due_at = $1 WHERE kind = 'expire-reservations'`, [
+        new Date(expiresAt - 2_000),
+      ]);
+      setNow(expiresAt - 1_000);
+      expect(await scheduler.runDue()).toBe(1);
+      const [retried] = await jobs(db, { kind: 'expire-reservations' });
+      expect(retried).toMatchObject({ status: 'pending', attempts: 1 });
+      expect(retried?.last_error).toMatch(/^RESERVATION_NOT_EXPIRED/);
+      expect((await ledger.load(accountId)).state.reservations.size).toBe(1);
+      // Backed off: once both the retry and the reservation are due, it releases it.
+      setNow(Math.max((retried as { due_at: Date }).due_at.getTime(), expiresAt));
+      expect(await scheduler.runDue()).toBe(1);
+      expect((await ledger.load(accountId)).state.reservations.size).toBe(0);
+    });
+
+    it('still runs a call’s own expiry job scheduled before the sweeps', async () => {
+      const { db, ledger, scheduler, accountId, run, setNow } = await setUp();
+      await run('StartCall', { callId: 'older', destination: INDIA, at: new Date(START).toISOString() });
+      const [reservation] = (await ledger.load(accountId)).state.reservations.values();
+      const expiresAt = Date.parse((reservation as { expiresAt: string }).expiresAt);
+      await scheduleJob(db, {
+        jobId: `expire-reservation:${accountId}:older`,
+        kind: 'expire-reservation',
+        payload: { accountId, callId: 'older' },
+        dueAt: new Date(expiresAt),
+      });
+      setNow(expiresAt);
+      expect(await scheduler.runDue()).toBeGreaterThanOrEqual(1);
+      expect((await jobs(db, { kind: 'expire-reservation' }))[0]?.status).toBe('done');
+      expect((await ledger.load(accountId)).state.reservations.size).toBe(0);
     });
 
     it('renews the subscription at the next period start and resets the free minutes', async () => {
@@ -152,28 +211,31 @@ function suite(name: string, open: () => Promise<{ db: SqlClient; close(): Promi
       expect(job).toMatchObject({ status: 'failed', attempts: 3, last_error: 'gateway timeout' });
     });
 
-    it('schedules many jobs in one call as scheduling each would, past one statement’s bound', async () => {
+    it('schedules many new jobs in one call, past one statement’s bound, and leaves every job already there alone', async () => {
       const { db } = await setUp();
       const at = (minutes: number) => new Date(START + minutes * 60_000);
       const spec = (jobId: string, minutes: number) => ({
         jobId,
         kind: 'bulk',
-        payload: { jobId },
+        payload: { jobId, minutes },
         dueAt: at(minutes),
       });
       await scheduleJob(db, spec('done', 1));
       await scheduleJob(db, spec('cancelled', 1));
+      await scheduleJob(db, spec('pending', 1));
       await db.query(`UPDATE scheduler.jobs SET status = 'done' WHERE job_id = 'done'`);
       await cancelJobs(db, ['cancelled']);
       const many = Array.from({ length: SCHEDULE_JOBS_PER_STATEMENT_MAX + 1 }, (_, i) => spec(`job-${i}`, 5));
-      await scheduleJobs(db, [...many, spec('done', 9), spec('cancelled', 9), spec('twice', 2), spec('twice', 3)]);
+      const extra = [spec('done', 9), spec('cancelled', 9), spec('pending', 9), spec('twice', 2), spec('twice', 3)];
+      await scheduleNewJobs(db, [...many, ...extra]);
       const rows = await jobs(db, { kind: 'bulk' });
-      expect(rows.length).toBe(SCHEDULE_JOBS_PER_STATEMENT_MAX + 4);
+      expect(rows.length).toBe(SCHEDULE_JOBS_PER_STATEMENT_MAX + 5);
       const byId = new Map(rows.map((row) => [row.job_id, row]));
-      // A job that ran is left alone; a cancelled one is pending again; the last spec of a repeated id wins.
       expect(byId.get('done')).toMatchObject({ status: 'done', due_at: at(1) });
-      expect(byId.get('cancelled')).toMatchObject({ status: 'pending', due_at: at(9) });
-      expect(byId.get('twice')).toMatchObject({ status: 'pending', due_at: at(3), payload: { jobId: 'twice' } });
+      expect(byId.get('cancelled')).toMatchObject({ status: 'cancelled', due_at: at(1) });
+      expect(byId.get('pending')).toMatchObject({ status: 'pending', due_at: at(1), payload: { minutes: 1 } });
+      // A repeated id keeps its first spec, as the table would.
+      expect(byId.get('twice')).toMatchObject({ status: 'pending', due_at: at(2), payload: { minutes: 2 } });
       expect(byId.get(`job-${SCHEDULE_JOBS_PER_STATEMENT_MAX}`)).toMatchObject({ status: 'pending', due_at: at(5) });
     });
 

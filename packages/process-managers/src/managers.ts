@@ -1,7 +1,7 @@
 import { parseLocalDate, startOfLocalDay } from '@khata/domain';
 import { accountEvents } from '@khata/projections/shared';
 import type { Projection } from '@khata/projector';
-import { cancelAccountJobs, cancelJobs, type JobSpec, scheduleJob, scheduleJobs } from '@khata/scheduler';
+import { cancelAccountJobs, type JobSpec, scheduleJob, scheduleNewJobs } from '@khata/scheduler';
 
 /**
  * Process managers: projections whose "read model" is the scheduler's job table. Each reacts to account
@@ -9,53 +9,57 @@ import { cancelAccountJobs, cancelJobs, type JobSpec, scheduleJob, scheduleJobs 
  * an event is reacted to exactly once. They own no tables of their own.
  */
 
+/** Jobs of one call each, scheduled before the sweeps replaced them: still run when due (idempotent by state). */
 export const EXPIRE_RESERVATION = 'expire-reservation';
+export const EXPIRE_RESERVATIONS = 'expire-reservations';
 export const START_USAGE_MONTH = 'start-usage-month';
 export const CHARGE_SUBSCRIPTION = 'charge-subscription';
 
-const reservationJob = (accountId: string, callId: string) => `${EXPIRE_RESERVATION}:${accountId}:${callId}`;
+/**
+ * Sweeps of an account run at whole multiples of this: every reservation expiring within one such window is
+ * released by one job at the window's end, so a reservation is released at most this long after its `expiresAt`.
+ */
+export const RESERVATION_SWEEP_SECONDS = 60;
+const SWEEP_MS = RESERVATION_SWEEP_SECONDS * 1_000;
 
-/** Reservations without a CDR are expired when their time is up (SPEC §8). */
+/** The sweep that releases a reservation expiring at `expiresAt`: the end of the window it falls in. */
+export function reservationSweep(accountId: string, expiresAt: string): JobSpec {
+  const dueAt = new Date(Math.ceil(new Date(expiresAt).getTime() / SWEEP_MS) * SWEEP_MS);
+  const dueBy = dueAt.toISOString();
+  return {
+    jobId: `${EXPIRE_RESERVATIONS}:${accountId}:${dueBy}`,
+    kind: EXPIRE_RESERVATIONS,
+    payload: { accountId, dueBy },
+    dueAt,
+  };
+}
+
+/**
+ * Reservations without a CDR are expired by a sweeper (SPEC §8): each authorization (or extension) makes sure its
+ * account has a sweep at the end of the window its expiry falls in. Nothing is cancelled when the CDR comes first:
+ * the sweep finds nothing to release. A sweep that has already run is the right one too: it released everything
+ * due by then that the ledger held, and a reservation opened later expires in a later window.
+ */
 export const reservationExpiryManager: Projection = {
   name: 'reservation_expiry',
-  description: 'schedules ExpireReservation for every open reservation at its expiry time',
+  description: 'schedules a sweep of each account at the end of the minute its open reservations expire in',
   migrations: [],
   filter: {
     streamPrefixes: ['account-'],
-    eventTypes: ['CallAuthorized', 'ReservationExtended', 'CdrRated', 'ReservationExpired'],
+    eventTypes: ['CallAuthorized', 'ReservationExtended'],
   },
   shards: 2,
   async apply(tx, events) {
-    // Each job's last action in the batch is what counts, so the batch collapses to one statement for its
-    // schedules (a reservation per authorized call) and one for all cancellations (a CDR per rated call). A job
-    // scheduled and then cancelled within the batch is still written first, so the table ends as it would have
-    // event by event.
-    const scheduled = new Map<string, JobSpec>();
-    const cancelled = new Set<string>();
+    // Many calls of one account expire in the same window: the batch asks for each sweep once, in one statement,
+    // and a sweep already scheduled writes nothing.
+    const sweeps = new Map<string, JobSpec>();
     for (const { accountId, event } of accountEvents(events)) {
-      switch (event.type) {
-        case 'CallAuthorized':
-        case 'ReservationExtended': {
-          const jobId = reservationJob(accountId, event.data.callId);
-          cancelled.delete(jobId);
-          scheduled.set(jobId, {
-            jobId,
-            kind: EXPIRE_RESERVATION,
-            payload: { accountId, callId: event.data.callId },
-            dueAt: new Date(event.data.expiresAt),
-          });
-          break;
-        }
-        case 'CdrRated':
-        case 'ReservationExpired':
-          cancelled.add(reservationJob(accountId, event.data.callId));
-          break;
-        default:
-          break;
+      if (event.type === 'CallAuthorized' || event.type === 'ReservationExtended') {
+        const sweep = reservationSweep(accountId, event.data.expiresAt);
+        sweeps.set(sweep.jobId, sweep);
       }
     }
-    if (scheduled.size > 0) await scheduleJobs(tx, [...scheduled.values()]);
-    if (cancelled.size > 0) await cancelJobs(tx, [...cancelled]);
+    if (sweeps.size > 0) await scheduleNewJobs(tx, [...sweeps.values()]);
   },
 };
 

@@ -22,6 +22,6 @@ export {
   Scheduler,
   type SchedulerOptions,
   scheduleJob,
-  scheduleJobs,
+  scheduleNewJobs,
   schedulerMigrations,
 } from './scheduler.ts';

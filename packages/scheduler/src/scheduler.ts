@@ -4,7 +4,7 @@ import type { MigrationSet, SqlClient, SqlQueryable } from '@khata/sql';
  * Durable time-driven work (SPEC §2 process managers): jobs with a due time in PostgreSQL/PGlite,
  * claimed with `FOR UPDATE SKIP LOCKED` so several workers never run one job twice at once, retried with
  * bounded exponential back-off and jitter, and kept as `failed` after the last attempt for an operator.
- * Job ids are deterministic (`expire-reservation:<account>:<call>`), so scheduling is idempotent.
+ * Job ids are deterministic (`start-usage-month:<account>:<date>`), so scheduling is idempotent.
  */
 export const schedulerMigrations: MigrationSet = {
   namespace: 'scheduler',
@@ -83,19 +83,17 @@ export async function scheduleJob(tx: SqlQueryable, job: JobSpec): Promise<void>
   );
 }
 
-/** Jobs per scheduling statement in `scheduleJobs`: bounds the JSON parameter. */
+/** Jobs per scheduling statement in `scheduleNewJobs`: bounds the JSON parameter. */
 export const SCHEDULE_JOBS_PER_STATEMENT_MAX = 1_000;
 
 /**
- * `scheduleJob` for many jobs in one statement per SCHEDULE_JOBS_PER_STATEMENT_MAX (a process manager's batch:
- * one round trip instead of one per job). A job id given twice is scheduled as its last spec says.
+ * Schedules each job whose id is not in the table yet, whatever the status of the one that is: for jobs whose id
+ * names their due time (a sweep of an account at a time), where a job that exists is already the right one. A job
+ * already there writes nothing, so a process manager may ask for the same job with every event.
  */
-export async function scheduleJobs(tx: SqlQueryable, specs: readonly JobSpec[]): Promise<void> {
+export async function scheduleNewJobs(tx: SqlQueryable, specs: readonly JobSpec[]): Promise<void> {
   const byId = new Map<string, JobSpec>();
-  for (const spec of specs) {
-    byId.delete(spec.jobId);
-    byId.set(spec.jobId, spec);
-  }
+  for (const spec of specs) if (!byId.has(spec.jobId)) byId.set(spec.jobId, spec);
   const unique = [...byId.values()];
   for (let start = 0; start < unique.length; start += SCHEDULE_JOBS_PER_STATEMENT_MAX) {
     const rows = unique.slice(start, start + SCHEDULE_JOBS_PER_STATEMENT_MAX).map((job) => ({
@@ -105,19 +103,15 @@ export async function scheduleJobs(tx: SqlQueryable, specs: readonly JobSpec[]):
       due_at: job.dueAt.toISOString(),
       max_attempts: job.maxAttempts ?? JOB_ATTEMPTS_MAX_DEFAULT,
     }));
-    // In job id order, so two statements scheduling overlapping jobs lock their rows in the same order.
     await tx.query(
       `INSERT INTO scheduler.jobs (job_id, kind, payload, due_at, max_attempts)
        SELECT j.job_id, j.kind, j.payload, j.due_at, j.max_attempts
          FROM jsonb_to_recordset($1::jsonb)
            AS j(job_id text, kind text, payload jsonb, due_at timestamptz, max_attempts integer)
         ORDER BY j.job_id
-       ON CONFLICT (job_id) DO UPDATE
-         SET payload = EXCLUDED.payload, due_at = EXCLUDED.due_at, max_attempts = EXCLUDED.max_attempts,
-             status = 'pending', updated_at = now()
-       WHERE scheduler.jobs.status IN ('pending', 'cancelled')`,
+       ON CONFLICT (job_id) DO NOTHING`,
       [JSON.stringify(rows)],
-      { name: 'khata_schedule_jobs' },
+      { name: 'khata_schedule_new_jobs' },
     );
   }
 }

@@ -140,6 +140,16 @@ export const ExpireReservation = command('ExpireReservation', {
 });
 
 /**
+ * The reservation sweeper (SPEC §8): expires every open reservation of the account whose `expiresAt` has passed.
+ * `dueBy` is the time the sweep was scheduled for: a reservation due by then but not yet due by the ledger's clock
+ * (clocks apart between hosts) refuses the whole sweep with `RESERVATION_NOT_EXPIRED`, so it runs again later
+ * instead of leaving that reservation open.
+ */
+export const ExpireReservations = command('ExpireReservations', {
+  dueBy: Type.Optional(Instant),
+});
+
+/**
  * Releases a reservation before its time because the call no longer exists (FreeSWITCH, asked after a
  * reconnect, does not know it). A CDR that still arrives is charged without a reservation and flagged.
  */
@@ -209,6 +219,7 @@ export const accountCommandSchemas = [
   ExtendReservation,
   RateCdr,
   ExpireReservation,
+  ExpireReservations,
   ReleaseReservation,
   StartUsageMonth,
   RerateUsage,

@@ -303,16 +303,45 @@ export function expireReservation(
       `the reservation of call ${command.callId} runs until ${reservation.expiresAt}`,
     );
   }
-  return [
-    {
-      type: 'ReservationExpired',
-      idempotencyKey: `call:${command.callId}:expired`,
-      data: {
-        callId: reservation.callId,
-        releasedAmount: reservation.amount.toString(),
-        releasedFreeSeconds: reservation.freeSeconds,
-        expiredAt: now.toISOString(),
-      },
+  return [expired(reservation, now)];
+}
+
+function expired(reservation: Reservation, now: Date): Decided {
+  return {
+    type: 'ReservationExpired',
+    idempotencyKey: `call:${reservation.callId}:expired`,
+    data: {
+      callId: reservation.callId,
+      releasedAmount: reservation.amount.toString(),
+      releasedFreeSeconds: reservation.freeSeconds,
+      expiredAt: now.toISOString(),
     },
-  ];
+  };
+}
+
+/**
+ * The sweeper: every open reservation whose time is up expires, in call id order. One that `dueBy` says should be
+ * due and the clock says is not yet refuses the sweep (it is retried), so no reservation it was meant for stays open.
+ */
+export function expireDueReservations(
+  command: CommandOf<'ExpireReservations'>,
+  state: AccountState,
+  now: Date,
+): Decision {
+  if (state.status === 'unopened') return reject('UNKNOWN_ACCOUNT', 'no such account');
+  const nowMs = now.getTime();
+  const dueByMs = command.dueBy === undefined ? nowMs : new Date(command.dueBy).getTime();
+  const due: Reservation[] = [];
+  for (const reservation of state.reservations.values()) {
+    const expiresMs = new Date(reservation.expiresAt).getTime();
+    if (expiresMs <= nowMs) due.push(reservation);
+    else if (expiresMs <= dueByMs) {
+      return reject(
+        'RESERVATION_NOT_EXPIRED',
+        `the reservation of call ${reservation.callId} runs until ${reservation.expiresAt}, after ${now.toISOString()}`,
+      );
+    }
+  }
+  due.sort((a, b) => (a.callId < b.callId ? -1 : a.callId > b.callId ? 1 : 0));
+  return due.map((reservation) => expired(reservation, now));
 }

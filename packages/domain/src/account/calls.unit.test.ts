@@ -195,6 +195,33 @@ describe('reservations', () => {
     expect(s.state.balance.toString()).toBe('10.00');
   });
 
+  it('are swept together once their time is up, and a sweep meant for a reservation not yet due is refused', () => {
+    const s = ready('tiny', '1000', '100');
+    const expiry = (callId: string, at: string): string => {
+      const [authorized] = s.run(cmd('StartCall', { callId, destination: INDIA, at }), at);
+      return (authorized as { data: { expiresAt: string } }).data.expiresAt;
+    };
+    const first = expiry('c2', T('10:00'));
+    expiry('c1', T('10:00'));
+    const later = expiry('c3', T('10:05'));
+    expect(s.run(cmd('ExpireReservations', {}), T('10:01'))).toEqual([]);
+    // Due by the sweep's time, not by the ledger's clock: nothing expires, the sweep is retried.
+    expect(s.attempt(cmd('ExpireReservations', { dueBy: later }), first)).toMatchObject({
+      code: 'RESERVATION_NOT_EXPIRED',
+    });
+    expect(s.state.reservations.size).toBe(3);
+    const swept = s.run(cmd('ExpireReservations', { dueBy: first }), first);
+    expect(swept.map((event) => [event.type, (event.data as { callId: string }).callId])).toEqual([
+      ['ReservationExpired', 'c1'],
+      ['ReservationExpired', 'c2'],
+    ]);
+    expect(s.state.reservations.size).toBe(1);
+    expect(s.run(cmd('ExpireReservations', { dueBy: first }), first)).toEqual([]);
+    s.run(cmd('RateCdr', { cdr: cdr('c3', 30_000) }), T('10:06'));
+    expect(s.run(cmd('ExpireReservations', {}), later)).toEqual([]);
+    expect(s.state.reserved.isZero()).toBe(true);
+  });
+
   it('can be released early when the call no longer exists', () => {
     const s = ready('tiny', '100', '10');
     s.run(cmd('StartCall', { callId: 'gone', destination: INDIA, at: T('10:00') }), T('10:00'));

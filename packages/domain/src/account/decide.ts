@@ -8,7 +8,7 @@ import { Money } from '../money/money.ts';
 import { computeGstInclusive } from '../tax/gst.ts';
 import { validateGstin } from '../tax/gstin.ts';
 import { findState } from '../tax/states.ts';
-import { expireReservation, extendReservation, rateCdr, startCall } from './calls.ts';
+import { expireDueReservations, expireReservation, extendReservation, rateCdr, startCall } from './calls.ts';
 import { availableCredit, type Decided, type Decision, numberLimits } from './decision.ts';
 import { type Rejection, reject } from './rejections.ts';
 import { rerateUsage } from './rerate.ts';
@@ -44,6 +44,7 @@ function decide(rules: AccountRules, command: AccountCommand, state: AccountStat
     state.status === 'closed' &&
     command.type !== 'RateCdr' &&
     command.type !== 'ExpireReservation' &&
+    command.type !== 'ExpireReservations' &&
     command.type !== 'ReleaseReservation'
   ) {
     return reject('ACCOUNT_CLOSED', 'the account is closed');
@@ -93,6 +94,8 @@ function decide(rules: AccountRules, command: AccountCommand, state: AccountStat
     case 'ExpireReservation':
     case 'ReleaseReservation':
       return expireReservation(command, state, now);
+    case 'ExpireReservations':
+      return expireDueReservations(command, state, now);
     case 'SuspendAccount':
       if (state.status !== 'active') return reject('ACCOUNT_SUSPENDED', 'the account is already suspended');
       return [{ type: 'AccountSuspended', data: { reason: command.reason } }];
