@@ -276,7 +276,9 @@ export const accountsProjection: Projection = {
   name: 'accounts',
   description: 'account profiles, status, current plan, and the numbers each account holds (toll-free lookup)',
   migrations: accountsMigrations,
-  filter: { streamPrefixes: ['account-'] },
+  // Only its event types: the calls and money that are most of the log never reach it, and while they flow its
+  // checkpoint moves about once a second (the worker's quietCheckpointIntervalMs), not with every batch.
+  filter: { streamPrefixes: ['account-'], eventTypes: [...ACCOUNT_EVENTS] },
   shards: 1,
   async apply(tx, events, { schema }) {
     // Most of the log is calls and money, which this read model ignores: a batch of them costs nothing.

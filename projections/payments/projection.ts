@@ -17,7 +17,8 @@ export const paymentsProjection: Projection = {
   name: 'payments',
   description: 'payments recorded per gateway payment id, and wallet top-ups with their GST split',
   migrations: paymentsMigrations,
-  filter: { streamPrefixes: ['account-'] },
+  // Only its event types (see the accounts read model).
+  filter: { streamPrefixes: ['account-'], eventTypes: ['PaymentRecorded', 'WalletToppedUp'] },
   shards: 4,
   async apply(tx, events, { schema }) {
     const payments: PaymentsTable[] = [];

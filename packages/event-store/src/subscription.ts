@@ -48,6 +48,8 @@ export async function* pollingSubscription(
   const pollMax = options.pollIntervalMs?.max ?? POLL_INTERVAL_MS_MAX;
   let idleMs = pollMin;
   const { signal } = options;
+  const idleBatchMs = options.idleBatchIntervalMs ?? 0;
+  let yieldedAt = performance.now();
   while (!signal.aborted) {
     const page = await readAll({
       after: checkpoint,
@@ -59,7 +61,11 @@ export async function* pollingSubscription(
     if (moved && page.last !== null) {
       checkpoint = page.last;
       idleMs = pollMin;
+      yieldedAt = performance.now();
       yield { events: page.events, checkpoint, caughtUp: page.caughtUp };
+    } else if (idleBatchMs > 0 && checkpoint !== null && performance.now() - yieldedAt >= idleBatchMs) {
+      yieldedAt = performance.now();
+      yield { events: [], checkpoint, caughtUp: page.caughtUp };
     }
     if (page.caughtUp) {
       await waker.sleep(idleMs, signal);

@@ -111,6 +111,11 @@ export interface SubscribeOptions {
    * this process, and NOTIFY where enabled, wake the subscriber sooner.
    */
   readonly pollIntervalMs?: { readonly min: number; readonly max: number };
+  /**
+   * While the log does not move, a batch without events at the subscription's checkpoint comes about this often
+   * (0, the default: never), so a subscriber that holds back storing its checkpoint gets a turn to store it.
+   */
+  readonly idleBatchIntervalMs?: number;
 }
 
 export interface SubscriptionBatch {

@@ -215,6 +215,45 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
       expect(Math.max(...gaps)).toBeGreaterThan(INTERVAL_MS * 1.4);
     });
 
+    it('moves the checkpoint of a read model with nothing to apply about once per quietCheckpointIntervalMs', async () => {
+      const { store, db, worker } = await setUp(countingProjection(1));
+      let moves = 0;
+      const QUIET_MS = 600;
+      const projector = worker({
+        quietCheckpointIntervalMs: QUIET_MS,
+        faults: {
+          beforeCheckpoint: () => {
+            moves += 1;
+          },
+        },
+      });
+      projector.start();
+      await store.appendToStream('acct-0', [event()], { expected: 'any' });
+      await projector.waitFor((await store.headPosition()) as never);
+      // Ten appends its filter leaves out (streams other than acct-), 20 ms apart: at most one move, not ten.
+      moves = 0;
+      const started = performance.now();
+      for (let i = 0; i < 10; i += 1) {
+        await store.appendToStream(`other-${i}`, [event()], { expected: 'any' });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      if (performance.now() - started < QUIET_MS) expect(moves).toBeLessThanOrEqual(1);
+      // The stored checkpoint still reaches the head, about an interval later.
+      await projector.waitFor((await store.headPosition()) as never, { timeoutMs: 5_000 });
+      // An event it follows is applied with its batch, and the checkpoint moves with it at once.
+      moves = 0;
+      await store.appendToStream('acct-1', [event()], { expected: 'any' });
+      await projector.waitFor((await store.headPosition()) as never, { timeoutMs: 5_000 });
+      expect(moves).toBe(1);
+      const schema = await projector.activeSchema('counts');
+      expect(await counts(db, schema)).toEqual(
+        new Map([
+          ['acct-0', 1],
+          ['acct-1', 1],
+        ]),
+      );
+    });
+
     it('applies every event exactly once, catching up and then following live appends', async () => {
       const { store, db, worker } = await setUp();
       await appendMany(store, 5, 10);

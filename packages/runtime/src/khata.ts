@@ -96,6 +96,8 @@ export interface OpenKhataOptions {
 }
 
 const SCHEMA_CACHE_MS = 1_000;
+/** A worker-only process's `quietCheckpointIntervalMs`: how far behind a read model's stored checkpoint may stay. */
+export const QUIET_CHECKPOINT_INTERVAL_MS = 1_000;
 
 export async function openKhata(config: KhataConfig, options: OpenKhataOptions): Promise<Khata> {
   const clock = options.clock ?? (() => new Date());
@@ -148,6 +150,8 @@ export async function openKhata(config: KhataConfig, options: OpenKhataOptions):
       // A worker-only process gathers a steady flow into a few transactions a second (WORKER_BATCH_INTERVAL_MS);
       // a process that also serves the API applies each read at once, so a client reads its own writes sooner.
       caughtUpIntervalMs: options.roles.api ? 0 : config.worker.batchIntervalMs,
+      // And moves the checkpoints of read models with nothing to apply about once a second, not with every batch.
+      quietCheckpointIntervalMs: options.roles.api ? 0 : QUIET_CHECKPOINT_INTERVAL_MS,
     });
     closers.push(() => projector.stop());
 
