@@ -34,6 +34,7 @@ import { loadConfig } from '@khata/config';
 import { type DecisionTiming, EslConnector } from '@khata/esl-service';
 import { openTestAccount, openTestKhata, settleProjections } from '@khata/esl-service/testing';
 import { createPostgresClient, quoteIdentifier } from '@khata/sql';
+import { cpuSnapshot, cpuUsage } from '../lib/cpu-usage.ts';
 import type { RunRequest, RunResult } from './switch.ts';
 
 const RATE_DEFAULT = 200;
@@ -217,6 +218,13 @@ if (!embedded) {
 }
 
 const child = await startChild('switch.ts');
+/** CPU accounting groups: this process (the connector), the worker, the switch and PostgreSQL's processes. */
+const classifyProcess = (pid: number, commandLine: string): string | null => {
+  if (pid === process.pid) return 'connector';
+  if (pid === worker?.pid) return 'worker';
+  if (pid === child.pid) return 'switch';
+  return commandLine.startsWith('postgres') ? 'postgresql' : null;
+};
 const port = child.readyPort ?? 0;
 // Warnings and errors (a command timed out, a connection reset) are counted: they explain a bad run.
 const complaints = new Map<string, number>();
@@ -258,6 +266,7 @@ report({ metric: 'esl_round_trip_p99', value: milliseconds(percentile(esl, 0.99)
 /** One phase: parks at a rate, the switch times them; metrics are prefixed with the phase's name. */
 async function phase(name: string, parksPerSecond: number, durationSeconds: number, warmUpSeconds: number) {
   const parks = parksPerSecond * durationSeconds;
+  const cpuBefore = cpuSnapshot(classifyProcess);
   const result = await runOnSwitch(child, {
     parksPerSecond,
     parks,
@@ -265,6 +274,7 @@ async function phase(name: string, parksPerSecond: number, durationSeconds: numb
     holdMilliseconds: HOLD_MILLISECONDS,
     warmUpParks: Math.min(parks - 1, parksPerSecond * warmUpSeconds),
   });
+  const usage = cpuUsage(cpuBefore, cpuSnapshot(classifyProcess));
   await node?.settled();
   const transfers = [...result.transferMicroseconds].sort((a, b) => a - b);
   const kills = [...result.killMicroseconds].sort((a, b) => a - b);
@@ -306,6 +316,19 @@ async function phase(name: string, parksPerSecond: number, durationSeconds: numb
   const delay = result.switchLoopDelayMicroseconds;
   report({ metric: `${name}_switch_loop_delay_p99`, value: milliseconds(delay.p99), unit: 'ms' });
   report({ metric: `${name}_switch_loop_delay_max`, value: milliseconds(delay.max), unit: 'ms' });
+  // How busy the two cores were while the phase ran, and who used them: the same code's p99 moves with the host.
+  if (usage.busyPercent !== null) {
+    report({
+      metric: `${name}_machine_busy`,
+      value: round(usage.busyPercent, 1),
+      unit: '%',
+      steal: round(usage.stealPercent ?? 0, 1),
+      seconds: round(usage.seconds, 1),
+    });
+  }
+  for (const { group, seconds: used } of usage.groups) {
+    report({ metric: `${name}_cpu_${group}`, value: round(used, 2), unit: 's', over: round(usage.seconds, 1) });
+  }
 }
 
 // First a trickle (what one decision costs when nothing queues), then the load asked for.
@@ -351,6 +374,8 @@ if (!embedded) await adminExec(`DROP DATABASE IF EXISTS ${quoteIdentifier(DATABA
 if (values['write-results'] === true) {
   const at = new Date().toISOString().slice(0, 16).replace('T', ' ');
   const value = (metric: string): string => String(lines.find((line) => line.metric === metric)?.value ?? '');
+  const cpuRow = (name: string): string =>
+    ['connector', 'worker', 'switch', 'postgresql'].map((group) => value(`${name}_cpu_${group}`) || '0').join(' / ');
   const row = (name: string): string =>
     ['parks', 'authorized', 'refused', 'undecided'].map((metric) => value(`${name}_${metric}`)).join(' / ');
   const section = [
@@ -389,6 +414,8 @@ if (values['write-results'] === true) {
     `| park → transfer p99, ms (switch) | ${value('unloaded_park_to_transfer_p99')} | ${value('load_park_to_transfer_p99')} |`,
     `| park → transfer max, ms (switch) | ${value('unloaded_park_to_transfer_max')} | ${value('load_park_to_transfer_max')} |`,
     `| the switch's event-loop delay p99 / max, ms | ${value('unloaded_switch_loop_delay_p99')} / ${value('unloaded_switch_loop_delay_max')} | ${value('load_switch_loop_delay_p99')} / ${value('load_switch_loop_delay_max')} |`,
+    `| both cores busy, % (the whole machine, during the phase) | ${value('unloaded_machine_busy')} | ${value('load_machine_busy')} |`,
+    `| CPU s: connector / worker / switch / PostgreSQL | ${cpuRow('unloaded')} | ${cpuRow('load')} |`,
     '',
     '| Beside it | p50 ms | p99 ms |',
     '|---|---:|---:|',
