@@ -103,6 +103,7 @@ export async function scheduleNewJobs(tx: SqlQueryable, specs: readonly JobSpec[
       due_at: job.dueAt.toISOString(),
       max_attempts: job.maxAttempts ?? JOB_ATTEMPTS_MAX_DEFAULT,
     }));
+    // In job id order, so two statements inserting overlapping jobs wait for each other in the same order.
     await tx.query(
       `INSERT INTO scheduler.jobs (job_id, kind, payload, due_at, max_attempts)
        SELECT j.job_id, j.kind, j.payload, j.due_at, j.max_attempts
