@@ -2,7 +2,7 @@ import { Money } from '@khata/domain';
 import type { Projection } from '@khata/projector';
 import { tableColumns } from '@khata/sql';
 import { type AccountEventAt, accountEvents } from '../shared/accounts.ts';
-import { insertNewRows, type JsonRow, rowSlices, writeRowsAsJson } from '../shared/rows.ts';
+import { insertNewRows, type JsonRow, rowSlices, updateRowsAsJson, writeRowsAsJson } from '../shared/rows.ts';
 import { type CallsTable, callsMigrations } from './migrations.ts';
 
 const CALL_EVENTS: ReadonlySet<string> = new Set([
@@ -216,7 +216,7 @@ function beginsCall(first: AccountEventAt | undefined): boolean {
  * Calls and CDRs. Per batch: the calls whose events in it begin with their authorization or with a CDR rated without
  * a reservation are folded from the batch alone and inserted where no row exists yet (with COPY from COPY_ROWS_MIN
  * calls); for the others, one read of their rows, each call's
- * events folded onto its row in stream order (skipping those at or below the row's version), one upsert.
+ * events folded onto its row in stream order (skipping those at or below the row's version), one update.
  */
 export const callsProjection: Projection = {
   name: 'calls',
@@ -275,12 +275,13 @@ export const callsProjection: Projection = {
         changed.add(key);
       }
     }
-    await writeRowsAsJson(
-      tx,
-      schema,
-      'calls',
-      [...changed].map((key) => rows.get(key) as CallRow),
-      { conflict: ['account_id', 'call_id'], update: CALL_COLUMNS },
-    );
+    // Rows read above are updated in place; a call that has none yet (its first events in this batch do not begin
+    // a row, e.g. a reservation expired with no authorization this read model applied) is upserted as before.
+    const stored = new Set(existing.map((row) => keyOf(row.account_id, row.call_id)));
+    const updated: CallRow[] = [];
+    const added: CallRow[] = [];
+    for (const key of changed) (stored.has(key) ? updated : added).push(rows.get(key) as CallRow);
+    await updateRowsAsJson(tx, schema, 'calls', updated, { key: ['account_id', 'call_id'], columns: CALL_COLUMNS });
+    await writeRowsAsJson(tx, schema, 'calls', added, { conflict: ['account_id', 'call_id'], update: CALL_COLUMNS });
   },
 };

@@ -68,6 +68,28 @@ export async function writeRowsAsJson<Row extends object>(
 }
 
 /**
+ * Updates stored rows to their new values, one statement per slice with the rows as one JSON parameter (as
+ * writeRowsAsJson): for rows the projection has just read, so each exists. An upsert of such a row first tries an
+ * insert and then locks the row it conflicts with, two WAL records more per row than this plain `UPDATE … FROM`
+ * (the calls read model under the ESL benchmark: 7,235 lock records in 20 s for 3,938 updated calls).
+ */
+export async function updateRowsAsJson<Row extends object>(
+  tx: SqlQueryable,
+  schema: string,
+  table: string,
+  rows: readonly Row[],
+  write: { readonly key: readonly (keyof Row & string)[]; readonly columns: readonly (keyof Row & string)[] },
+): Promise<void> {
+  if (rows.length === 0) return;
+  const target = `${quoteIdentifier(schema)}.${quoteIdentifier(table)}`;
+  const text = `UPDATE ${target} AS stored
+       SET ${write.columns.map((column) => `${quoteIdentifier(column)} = given.${quoteIdentifier(column)}`).join(', ')}
+      FROM json_populate_recordset(NULL::${target}, $1::json) AS given
+     WHERE ${write.key.map((column) => `stored.${quoteIdentifier(column)} = given.${quoteIdentifier(column)}`).join(' AND ')}`;
+  for (const slice of rowSlices(rows)) await tx.query(text, [JSON.stringify(slice)]);
+}
+
+/**
  * Inserts the rows whose key no stored row has (as writeRowsAsJson with `update: 'nothing'`) and returns the keys
  * of those it inserted; a row left out conflicted with a stored one.
  */
