@@ -11,7 +11,7 @@ import {
 import type { Projection } from '@khata/projector';
 import { quoteIdentifier } from '@khata/sql';
 import { accountEvents, groupBy } from '../shared/accounts.ts';
-import { type JsonRow, rowSlices, writeRowsAsJson } from '../shared/rows.ts';
+import { type JsonRow, rowSlices, updateRowsAsJson, writeRowsAsJson } from '../shared/rows.ts';
 import { type BalancesTable, balancesMigrations } from './migrations.ts';
 
 /** The stored state JSON carries the shape version it was written with. */
@@ -57,6 +57,26 @@ export function stateOfRow(row: Pick<BalancesTable, 'state'>): AccountState | nu
   return stored.shape === STATE_SNAPSHOT_VERSION ? stateFromJson(stored.state) : null;
 }
 
+/** The columns a write sets besides the key. */
+const BALANCE_COLUMNS = [
+  'billing_mode',
+  'status',
+  'balance',
+  'reserved',
+  'available',
+  'credit_limit',
+  'plan_id',
+  'usage_month_start',
+  'usage_month_end',
+  'free_seconds',
+  'free_seconds_used',
+  'free_seconds_reserved',
+  'open_reservations',
+  'stream_version',
+  'updated_at',
+  'state',
+] as const satisfies readonly (keyof BalancesTable)[];
+
 /** Folded states a worker keeps between batches (ProjectionContext.memory), most recently written last. */
 export const BALANCES_STATES_REMEMBERED_MAX = 10_000;
 
@@ -67,8 +87,8 @@ interface Remembered {
 
 /**
  * Folds each account's events with the domain's own `evolve` (so the read model can never disagree with
- * a replay), one JSON upsert per batch. Events at or below the row's version are skipped (already
- * applied); a gap is a bug and stops the projection.
+ * a replay), one JSON update per batch (and an insert for new accounts). Events at or below the row's version
+ * are skipped (already applied); a gap is a bug and stops the projection.
  *
  * The state it folds from is the one it wrote last, kept in the worker's memory, when the row still has that
  * version; otherwise (first batch of the account here, a rolled-back batch, another worker moved the row on) the
@@ -111,7 +131,10 @@ export const balancesProjection: Projection = {
       );
     }
     const current = new Map(existing.map((row) => [row.account_id, row]));
-    const rows: JsonRow<BalancesTable>[] = [];
+    // Rows read above are updated in place (updateRowsAsJson: no insert attempt and row lock first); new ones
+    // are inserted.
+    const updated: JsonRow<BalancesTable>[] = [];
+    const added: JsonRow<BalancesTable>[] = [];
     for (const [accountId, accountEventsInBatch] of byAccount) {
       const row = current.get(accountId);
       let state: AccountState;
@@ -129,31 +152,13 @@ export const balancesProjection: Projection = {
         version = eventVersion;
         updatedAt = atText;
       }
-      if (updatedAt !== null) rows.push(balanceRow(accountId, state, version, updatedAt));
+      if (updatedAt !== null)
+        (row === undefined ? added : updated).push(balanceRow(accountId, state, version, updatedAt));
       remember(remembered, accountId, { version, state });
     }
     // One JSON parameter per statement: no placeholder per value, and no parameter limit to split around.
-    await writeRowsAsJson(tx, schema, 'balances', rows, {
-      conflict: ['account_id'],
-      update: [
-        'billing_mode',
-        'status',
-        'balance',
-        'reserved',
-        'available',
-        'credit_limit',
-        'plan_id',
-        'usage_month_start',
-        'usage_month_end',
-        'free_seconds',
-        'free_seconds_used',
-        'free_seconds_reserved',
-        'open_reservations',
-        'stream_version',
-        'updated_at',
-        'state',
-      ],
-    });
+    await updateRowsAsJson(tx, schema, 'balances', updated, { key: ['account_id'], columns: BALANCE_COLUMNS });
+    await writeRowsAsJson(tx, schema, 'balances', added, { conflict: ['account_id'], update: BALANCE_COLUMNS });
   },
 };
 
