@@ -45,6 +45,7 @@ import {
   setupCommands,
   slices,
 } from '../lib/cdr-workload.ts';
+import { type CpuUsage, cpuSnapshot, cpuUsage } from '../lib/cpu-usage.ts';
 import { progress, report } from '../lib/report.ts';
 import { startWorkerProcess, type WorkerProcess } from '../lib/worker-process.ts';
 
@@ -150,6 +151,39 @@ async function post(
   return { accepted, rejected };
 }
 
+/**
+ * CPU seconds per 1,000 CDRs of each group and in all, and the machine's busy share: what a CDR costs does not move
+ * with the host's speed the way a rate does, so it compares runs made hours apart (and Khata with the baseline).
+ */
+function reportCpu(phase: string, usage: CpuUsage, cdrs: number, baselineTotal?: number): number {
+  const perThousand = (seconds: number): number => (seconds * 1000) / cdrs;
+  const total = usage.groups.reduce((sum, group) => sum + group.seconds, 0);
+  for (const { group, seconds } of usage.groups) {
+    report({
+      bench: BENCH,
+      metric: `${phase}-cpu-seconds-per-1000-cdrs-${group}`,
+      value: perThousand(seconds),
+      unit: 's',
+      direction: 'lower-is-better',
+    });
+  }
+  report({
+    bench: BENCH,
+    metric: `${phase}-cpu-seconds-per-1000-cdrs`,
+    value: perThousand(total),
+    unit: 's',
+    direction: 'lower-is-better',
+    ...(baselineTotal === undefined ? {} : { baseline: baselineTotal }),
+  });
+  if (usage.busyPercent !== null) {
+    progress(
+      `${phase}: machine ${usage.busyPercent.toFixed(0)} % busy (steal ${(usage.stealPercent ?? 0).toFixed(1)} %) ` +
+        `over ${usage.seconds.toFixed(1)} s; CPU s: ${usage.groups.map((g) => `${g.group} ${g.seconds.toFixed(1)}`).join(', ')}`,
+    );
+  }
+  return perThousand(total);
+}
+
 async function main(): Promise<number> {
   const admin = createPostgresClient({ connectionString: adminUrl, applicationName: 'khata-bench', maxConnections: 1 });
   const machine = await describeMachine(admin);
@@ -176,6 +210,12 @@ async function main(): Promise<number> {
   let app: Api | null = null;
   let baseline: CrudCdrBaseline | null = null;
   let worker: WorkerProcess | null = null;
+  // CPU accounting: this process (the API, or the baseline), the worker's process and PostgreSQL's processes.
+  const classify = (pid: number, commandLine: string): string | null => {
+    if (pid === process.pid) return oneProcess ? 'khata' : 'api';
+    if (pid === worker?.pid) return 'worker';
+    return commandLine.startsWith('postgres') ? 'postgresql' : null;
+  };
   // Read models and hot projection caught up: here, or in the worker's process.
   const settleAll = async (): Promise<void> => {
     const head = await khata.eventStore.headPosition();
@@ -197,13 +237,22 @@ async function main(): Promise<number> {
     worker?.setClock(new Date(now));
 
     let baselineRate: number | undefined;
+    let baselineCpu: number | undefined;
     if (!values['skip-baseline']) {
       baseline = new CrudCdrBaseline(await createDatabase(adminUrl, CRUD_DATABASE), khata.rules, baselineConnections);
       await baseline.prepare(initial);
       progress(`baseline: one transaction per CDR, ${baselineConnections} connections; load ${loadAverages()}`);
+      const cpuBefore = cpuSnapshot((pid, commandLine) =>
+        pid === process.pid ? 'baseline' : classify(pid, commandLine),
+      );
       const started = performance.now();
       await baseline.ingest(cdrs, (accountId) => partition.get(accountId) ?? 0);
       const seconds = (performance.now() - started) / 1000;
+      const usage = cpuUsage(
+        cpuBefore,
+        cpuSnapshot((pid, commandLine) => (pid === process.pid ? 'baseline' : classify(pid, commandLine))),
+      );
+      baselineCpu = reportCpu('baseline', usage, cdrs.length);
       baselineRate = cdrs.length / seconds;
       progress(`baseline: ${cdrs.length} CDRs in ${seconds.toFixed(2)} s = ${baselineRate.toFixed(0)} CDRs/s`);
     }
@@ -215,12 +264,15 @@ async function main(): Promise<number> {
     for (const cdr of cdrs) perSender[(partition.get(cdr.accountId) ?? 0) % senders]?.push(cdr);
     const bodies = perSender.map((mine) => slices(mine, batchSize).map((batch) => JSON.stringify({ cdrs: batch })));
     progress(`khata: posting ${bodies.flat().length} batches over HTTP; load ${loadAverages()}`);
+    const cpuBefore = cpuSnapshot(classify);
     const started = performance.now();
     const { accepted, rejected } = await post(listening.url, bodies);
     const answeredSeconds = (performance.now() - started) / 1000;
+    const cpuAnswered = cpuSnapshot(classify);
     progress(`khata: every batch answered after ${answeredSeconds.toFixed(2)} s; waiting for the read models`);
     await settleAll();
     const seconds = (performance.now() - started) / 1000;
+    const cpuSettled = cpuSnapshot(classify);
     const rate = cdrs.length / seconds;
     progress(
       `khata: ${accepted} accepted, ${rejected} rejected; all answered after ${answeredSeconds.toFixed(2)} s, ` +
@@ -252,6 +304,9 @@ async function main(): Promise<number> {
       unit: 'ms',
       direction: 'lower-is-better',
     });
+    reportCpu('answering', cpuUsage(cpuBefore, cpuAnswered), cdrs.length);
+    reportCpu('catching-up', cpuUsage(cpuAnswered, cpuSettled), cdrs.length);
+    reportCpu('khata', cpuUsage(cpuBefore, cpuSettled), cdrs.length, baselineCpu);
     if (baselineRate !== undefined) {
       report({
         bench: BENCH,
