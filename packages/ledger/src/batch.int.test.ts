@@ -283,6 +283,99 @@ async function sqlTarget(db: SqlClient, ownsClient: () => SqlClient | null) {
   };
 }
 
+/**
+ * `ledger.append_and_log` on a group whose middle append is guarded and refused (its command is in the log): the
+ * others are appended and logged, and each outcome answers its own index (the function maps indexes around the
+ * refused append; without a refusal it uses the payload as it came).
+ */
+function guardSuite(name: string, target: Target): void {
+  it(`${name}: a refused guarded append in a group leaves the others appended, each answered at its index`, async () => {
+    const env = await target.fresh();
+    try {
+      const newEvent = (type: string) => ({ eventId: randomUUID(), type, data: { at: NOW } });
+      const logged = (commandId: string, streamId: string) => ({ commandId, streamId, status: 'accepted' });
+      const [a, b, c, d] = ['account-a', 'account-b', 'account-c', 'account-d'];
+      const seen = randomUUID();
+      const [first] =
+        (await env.store.appendToStreams?.([
+          {
+            stream: b as string,
+            events: [newEvent('Opened')],
+            expected: 'no_stream',
+            companions: [logged(seen, b as string)],
+            guarded: true,
+          },
+        ])) ?? [];
+      expect(first).toMatchObject({ ok: true, result: { nextVersion: 1n }, companionsRecorded: true });
+
+      const commands = [randomUUID(), randomUUID(), randomUUID()];
+      const outcomes = await env.store.appendToStreams?.([
+        {
+          stream: a as string,
+          events: [newEvent('Opened')],
+          expected: 'no_stream',
+          companions: [logged(commands[0] as string, a as string)],
+          guarded: true,
+        },
+        {
+          stream: b as string,
+          events: [newEvent('Credited')],
+          expected: 1n,
+          companions: [logged(seen, b as string)],
+          guarded: true,
+        },
+        {
+          stream: c as string,
+          events: [newEvent('Opened'), newEvent('Credited')],
+          expected: 'no_stream',
+          companions: [logged(commands[1] as string, c as string)],
+          guarded: true,
+        },
+        {
+          stream: d as string,
+          events: [newEvent('Opened')],
+          expected: 'no_stream',
+          companions: [logged(commands[2] as string, d as string)],
+        },
+      ]);
+      expect(
+        outcomes?.map((outcome) => (outcome.ok ? outcome.result.nextVersion : (outcome.error as Error).name)),
+      ).toEqual([1n, 'AppendGuardRefused', 2n, 1n]);
+      expect((await env.store.readStream(b as string)).version).toBe(1n);
+      expect((await env.store.readStream(c as string)).events.map((event) => event.type)).toEqual([
+        'Opened',
+        'Credited',
+      ]);
+      const recorded = await env.commandLog.getMany(commands);
+      expect(commands.map((commandId) => recorded.get(commandId))).toMatchObject(
+        [a, c, d].map((streamId, index) => ({ commandId: commands[index], streamId })),
+      );
+      // Without a refusal the group is appended as given.
+      const plain = await env.store.appendToStreams?.([
+        {
+          stream: a as string,
+          events: [newEvent('Credited')],
+          expected: 1n,
+          companions: [logged(randomUUID(), a as string)],
+          guarded: true,
+        },
+        {
+          stream: d as string,
+          events: [newEvent('Credited')],
+          expected: 1n,
+          companions: [logged(randomUUID(), d as string)],
+          guarded: true,
+        },
+      ]);
+      expect(
+        plain?.map((outcome) => (outcome.ok ? outcome.result.nextVersion : (outcome.error as Error).name)),
+      ).toEqual([2n, 2n]);
+    } finally {
+      await env.close();
+    }
+  });
+}
+
 describeWithService(postgres(), 'ledger batch on postgres', (serverUrl) => {
   const databases: TestDatabase[] = [];
   const admins: SqlClient[] = [];
@@ -299,7 +392,7 @@ describeWithService(postgres(), 'ledger batch on postgres', (serverUrl) => {
     for (const admin of admins) await admin.close();
     for (const database of databases) await database.drop();
   });
-  batchSuite('postgres', {
+  const target: Target = {
     fresh: (slot = 0) =>
       sqlTarget(admins[slot] as SqlClient, () =>
         createPostgresClient({
@@ -307,7 +400,9 @@ describeWithService(postgres(), 'ledger batch on postgres', (serverUrl) => {
           applicationName: 'khata-test',
         }),
       ),
-  });
+  };
+  batchSuite('postgres', target);
+  guardSuite('postgres', target);
 });
 
 const pglites: SqlClient[] = [];
@@ -323,6 +418,7 @@ afterAll(async () => {
 });
 
 batchSuite('pglite', { fresh: (slot = 0) => sqlTarget(pglites[slot] as SqlClient, () => null) });
+guardSuite('pglite', { fresh: (slot = 0) => sqlTarget(pglites[slot] as SqlClient, () => null) });
 
 batchSuite('memory', {
   fresh: async () => ({

@@ -81,6 +81,61 @@ BEGIN
 END
 $fn$;`,
     },
+    {
+      version: 3,
+      name: 'append and log: no copy of the payload when nothing is refused',
+      // Version 2 rebuilt the whole payload (every event of the group, about 1 KiB each) with jsonb_agg to leave
+      // out refused appends even when none was refused, the usual case: a third of the function's time under a
+      // CDR burst. Without refusals the payload is used as it came and indexes map to themselves (v_map NULL).
+      sql: `
+CREATE OR REPLACE FUNCTION ledger.append_and_log(p_appends jsonb, p_notify boolean)
+RETURNS TABLE (idx integer, outcome text, next_version bigint, last_tx xid8, last_gp bigint)
+LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
+DECLARE
+  v_refused integer[];
+  v_fresh jsonb;
+  v_map integer[];
+BEGIN
+  SELECT coalesce(array_agg((a.ordinality - 1)::integer), '{}')
+    INTO v_refused
+    FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS a(value, ordinality)
+   WHERE coalesce((a.value->>'g')::boolean, false)
+     AND EXISTS (
+       SELECT 1 FROM jsonb_array_elements(coalesce(a.value->'r', '[]'::jsonb)) AS r(value)
+         JOIN ledger.command_log l ON l.command_id = (r.value->>'commandId')::uuid);
+  IF cardinality(v_refused) = 0 THEN
+    v_fresh := p_appends;
+  ELSE
+    SELECT coalesce(jsonb_agg(a.value ORDER BY a.ordinality), '[]'::jsonb),
+           coalesce(array_agg((a.ordinality - 1)::integer ORDER BY a.ordinality), '{}')
+      INTO v_fresh, v_map
+      FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS a(value, ordinality)
+     WHERE NOT ((a.ordinality - 1)::integer = ANY (v_refused));
+  END IF;
+  RETURN QUERY
+  WITH appended AS MATERIALIZED (
+    SELECT * FROM es.append_to_streams(v_fresh, p_notify)
+  ),
+  logged AS (
+    INSERT INTO ledger.command_log (command_id, stream_id, outcome)
+    SELECT (r.value->>'commandId')::uuid, r.value->>'streamId', r.value
+      FROM appended ap
+      JOIN jsonb_array_elements(v_fresh) WITH ORDINALITY AS a(value, ordinality)
+        ON ap.idx = (a.ordinality - 1)::integer
+      CROSS JOIN LATERAL jsonb_array_elements(coalesce(a.value->'r', '[]'::jsonb)) AS r(value)
+     WHERE ap.outcome = 'ok'
+    ON CONFLICT (command_id) DO NOTHING
+  )
+  SELECT CASE WHEN v_map IS NULL THEN ap.idx ELSE v_map[ap.idx + 1] END,
+         ap.outcome, ap.next_version, ap.last_tx, ap.last_gp
+    FROM appended ap
+  UNION ALL
+  SELECT u.i, 'refused'::text, NULL::bigint, NULL::xid8, NULL::bigint FROM unnest(v_refused) AS u(i)
+  ORDER BY 1;
+END
+$fn$;`,
+    },
   ],
 };
 
