@@ -166,6 +166,92 @@ describeWithService(postgres(), 'postgres adapter', (serverUrl) => {
     });
   });
 
+  describe('postgres: log cache laggards', () => {
+    const WINDOW = 1_500;
+    const EVENTS = 5_000;
+    const filter = { streamPrefixes: ['account-'] };
+    /** A store whose log reads are counted: events fetched from the database (the head row left out). */
+    const countingStore = async (options: { logCacheHoldActiveMs?: number } = {}) => {
+      const client = createPostgresClient({ connectionString: database.url, applicationName: 'khata-test' });
+      const fetched = { events: 0 };
+      const counting = {
+        ...client,
+        query: async (text: string, params?: readonly unknown[], queryOptions?: { name?: string }) => {
+          const rows = await client.query(text, params, queryOptions);
+          if (queryOptions?.name?.startsWith('khata_es_read_all_')) {
+            fetched.events += rows.filter((row) => (row as { stream_id: unknown }).stream_id !== null).length;
+          }
+          return rows;
+        },
+      } as typeof client;
+      const store = await SqlEventStore.open(counting, { logCacheEvents: WINDOW, ...options });
+      return { store, fetched };
+    };
+    const appendMany = async (store: SqlEventStore) => {
+      for (let i = 0; i < EVENTS / 100; i += 1) {
+        await store.appendToStream(
+          `account-${i}`,
+          Array.from({ length: 100 }, (_, k) => event('Noted', { i, k })),
+          { expected: 'no_stream' },
+        );
+      }
+    };
+    /** Takes batches of 100 until it has `count` events, pausing `pauseMs` after each. */
+    const take = async (store: SqlEventStore, signal: AbortSignal, count: number, pauseMs: number) => {
+      let seen = 0;
+      for await (const batch of store.subscribe({ after: null, filter, batchSize: 100, signal })) {
+        seen += batch.events.length;
+        if (seen >= count) return seen;
+        if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      }
+      return seen;
+    };
+
+    it('keeps a slow subscription inside the window: the one ahead waits instead of pushing out its events', async () => {
+      await truncateEventStore(admin);
+      const { store, fetched } = await countingStore();
+      const abort = new AbortController();
+      try {
+        await appendMany(store);
+        const [fast, slow] = await Promise.all([
+          take(store, abort.signal, EVENTS, 0),
+          take(store, abort.signal, EVENTS, 5),
+        ]);
+        expect([fast, slow]).toEqual([EVENTS, EVENTS]);
+        // Every event came from the database once (the slow reader never fell out and read the log on its own).
+        expect(fetched.events).toBe(EVENTS);
+        expect(store.cachedEvents).toBeLessThanOrEqual(WINDOW);
+      } finally {
+        abort.abort();
+        await store.close();
+      }
+    });
+
+    it('lets the one ahead go on once a subscription inside the window stops moving', async () => {
+      await truncateEventStore(admin);
+      const HOLD_MS = 200;
+      const { store } = await countingStore({ logCacheHoldActiveMs: HOLD_MS });
+      const abort = new AbortController();
+      try {
+        await appendMany(store);
+        // A subscription that takes one batch and then is never asked for the next (a stuck read model).
+        const stuck = store
+          .subscribe({ after: null, filter, batchSize: 100, signal: abort.signal })
+          [Symbol.asyncIterator]();
+        expect((await stuck.next()).done).toBe(false);
+        const started = performance.now();
+        expect(await take(store, abort.signal, EVENTS, 0)).toBe(EVENTS);
+        // Held once for about HOLD_MS, not for as long as the stuck one stays.
+        expect(performance.now() - started).toBeLessThan(HOLD_MS + 5_000);
+        expect(store.cachedEvents).toBeLessThanOrEqual(WINDOW);
+        await stuck.return?.(undefined);
+      } finally {
+        abort.abort();
+        await store.close();
+      }
+    });
+  });
+
   describe('postgres: log cache streams', () => {
     it('holds only the streams its readers follow, and takes in a new reader’s streams', async () => {
       await truncateEventStore(admin);

@@ -139,6 +139,11 @@ export interface SqlEventStoreOptions {
    * what all of them have passed it drops.
    */
   readonly logCacheRetainMs?: number;
+  /**
+   * How long a reader inside a full window may go without moving on and still hold back the reader at the window's
+   * end (default LOG_CACHE_HOLD_ACTIVE_MS_DEFAULT); see `#extensionFor`.
+   */
+  readonly logCacheHoldActiveMs?: number;
   /** Close the SQL client when the store closes (false when the client is shared). */
   readonly ownsClient?: boolean;
   /**
@@ -170,6 +175,8 @@ interface WindowReader {
   after: Position | null;
   /** When (performance.now()). */
   seenAt: number;
+  /** When it last read from further on than before (or first read): a reader that stopped moving holds nothing. */
+  movedAt: number;
 }
 
 interface LogWindow {
@@ -202,6 +209,14 @@ const LOG_CACHE_READ_INTERVAL_MS = 10;
 const LOG_CACHE_IDLE_MS = 1_000;
 /** Events fetched at least per window extension: fewer, larger reads while subscribers are catching up. */
 const LOG_CACHE_PAGE_EVENTS = 1_000;
+/**
+ * A reader inside a full window that moved within this time holds back the reader at the window's end: the leader
+ * waits for it rather than push out events it has yet to read. A reader stuck longer (a read model failing over and
+ * over, a stopped subscription) holds nothing, and falls out of the window to read on its own.
+ */
+export const LOG_CACHE_HOLD_ACTIVE_MS_DEFAULT = 2_000;
+/** How often a held reader looks again whether the laggard stopped moving (it is woken as soon as one moves). */
+const LOG_CACHE_HOLD_CHECK_MS = 50;
 
 /**
  * The stream prefixes a window must hold to serve `filter` as well as what it holds now (`current`; undefined:
@@ -297,6 +312,7 @@ export class SqlEventStore implements EventStore {
   readonly #readAllSql = new Map<string, string>();
   readonly #logCacheEvents: number;
   readonly #logCacheRetainMs: number;
+  readonly #logCacheHoldActiveMs: number;
   #window: LogWindow | null = null;
   /**
    * Who reads through the window: each subscription under its own key, direct `readAll` callers (followers that
@@ -305,6 +321,8 @@ export class SqlEventStore implements EventStore {
    * long passed in the ESL connector at 200 parks/s (now at most a few), old enough for V8 to promote them.
    */
   readonly #readers = new Map<unknown, WindowReader>();
+  /** Readers held at the end of a full window, woken when any reader moves on. */
+  #heldReaders: (() => void)[] = [];
   /** Null when not configured, or once the database said it does not have it (not migrated yet). */
   #appendFunction: string | null;
 
@@ -320,6 +338,8 @@ export class SqlEventStore implements EventStore {
     this.#logCacheEvents = options.logCacheEvents ?? 0;
     this.#logCacheRetainMs = options.logCacheRetainMs ?? LOG_CACHE_RETAIN_MS_DEFAULT;
     if (!(this.#logCacheRetainMs > 0)) throw new RangeError('logCacheRetainMs must be positive');
+    this.#logCacheHoldActiveMs = options.logCacheHoldActiveMs ?? LOG_CACHE_HOLD_ACTIVE_MS_DEFAULT;
+    if (!(this.#logCacheHoldActiveMs >= 0)) throw new RangeError('logCacheHoldActiveMs must not be negative');
     const appendFunction = options.appendFunction ?? null;
     if (appendFunction !== null && !QUALIFIED_FUNCTION.test(appendFunction)) {
       throw new RangeError(`appendFunction must be a schema-qualified function name, got ${appendFunction}`);
@@ -608,10 +628,15 @@ export class SqlEventStore implements EventStore {
     const filter = options.filter;
     const key = reader ?? JSON.stringify(filter ?? null);
     const seen = this.#readers.get(key);
-    if (seen === undefined) this.#readers.set(key, { after, seenAt: performance.now() });
+    const seenAt = performance.now();
+    if (seen === undefined) this.#readers.set(key, { after, seenAt, movedAt: seenAt });
     else {
+      if (after !== null && (seen.after === null || after > seen.after)) {
+        seen.movedAt = seenAt;
+        this.#wakeHeldReaders();
+      }
       seen.after = after;
-      seen.seenAt = performance.now();
+      seen.seenAt = seenAt;
     }
     let window = this.#window;
     const idle = window !== null && performance.now() - window.fetchedAt > LOG_CACHE_IDLE_MS;
@@ -649,12 +674,69 @@ export class SqlEventStore implements EventStore {
         // Every matching event the window holds after `after`, up to how far it was read.
         return { events, last: window.to ?? after, caughtUp: window.caughtUp };
       }
-      await this.#extend(window, maxCount);
+      const extension = this.#extensionFor(window, key, maxCount);
+      if (extension === 0) {
+        // Held once at most per call, so a subscription being stopped is not kept waiting: its next call holds again.
+        await this.#holdForLaggard();
+        continue;
+      }
+      await this.#extend(window, extension);
     }
   }
 
+  /** Events one extension of the window reads at most for a reader asking for `maxCount`. */
+  #extensionEvents(maxCount: number): number {
+    return Math.min(READ_COUNT_MAX, Math.max(maxCount, LOG_CACHE_PAGE_EVENTS));
+  }
+
+  /**
+   * How many events the window may be extended by for `key`: a full extension, unless it would push out events that
+   * a reader other than `key`, inside the window and still moving, has not read yet. Then only the room left below
+   * the window's size, and when there is none, `key` waits (0). Without this, read models catching up at different
+   * speeds drift apart by more than the window, and the slowest one reads every event from the database a second
+   * time (measured: two thirds of the worker's log reads during a 60,000-CDR burst). The lead is bounded by the
+   * window's size instead; a laggard that stops moving holds nothing (`logCacheHoldActiveMs`).
+   */
+  #extensionFor(window: LogWindow, key: unknown, maxCount: number): number {
+    const full = this.#extensionEvents(maxCount);
+    const pushedOut = window.events.length + full - this.#logCacheEvents;
+    if (pushedOut <= 0 || window.events.length === 0) return full;
+    const lastPushedOut = (window.events[Math.min(pushedOut, window.events.length) - 1] as RecordedEvent).position;
+    const now = performance.now();
+    for (const [other, reader] of this.#readers) {
+      if (other === key || now - reader.movedAt > this.#logCacheHoldActiveMs) continue;
+      // A reader from the log's start (after null) needs every event, while the window still holds the start.
+      if ((reader.after === null || reader.after < lastPushedOut) && covers(window, reader.after)) {
+        return Math.max(0, this.#logCacheEvents - window.events.length);
+      }
+    }
+    return full;
+  }
+
+  /** Waits until some reader moves on, or LOG_CACHE_HOLD_CHECK_MS. */
+  async #holdForLaggard(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#heldReaders = this.#heldReaders.filter((held) => held !== wake);
+        resolve();
+      }, LOG_CACHE_HOLD_CHECK_MS);
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#heldReaders.push(wake);
+    });
+  }
+
+  #wakeHeldReaders(): void {
+    if (this.#heldReaders.length === 0) return;
+    const held = this.#heldReaders;
+    this.#heldReaders = [];
+    for (const wake of held) wake();
+  }
+
   /** Reads the log after the window's end into it (one read shared by every reader waiting for it). */
-  async #extend(window: LogWindow, maxCount: number): Promise<void> {
+  async #extend(window: LogWindow, count: number): Promise<void> {
     if (window.fetching !== null) return window.fetching;
     const fetching = (async () => {
       const wait = LOG_CACHE_READ_INTERVAL_MS - (performance.now() - window.queriedAt);
@@ -663,7 +745,7 @@ export class SqlEventStore implements EventStore {
       window.stale = false;
       const page = await this.#readAllFromDatabase({
         after: window.to,
-        maxCount: Math.min(READ_COUNT_MAX, Math.max(maxCount, LOG_CACHE_PAGE_EVENTS)),
+        maxCount: count,
         ...(window.prefixes === null ? {} : { filter: { streamPrefixes: window.prefixes } }),
       });
       const now = performance.now();
