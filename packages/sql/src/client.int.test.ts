@@ -48,6 +48,32 @@ describeWithService(postgres(), 'postgres client: connections the server ends', 
     }
   });
 
+  it('tells a NOTIFY sent through its own connections from one sent by another client', async () => {
+    const client = createPostgresClient({ connectionString: database.url, applicationName: 'khata-test-own' });
+    const heard: [string, boolean][] = [];
+    const unlisten = await client.listen('khata_test_own', (payload, fromThisClient) =>
+      heard.push([payload, fromThisClient]),
+    );
+    try {
+      await client.query("SELECT pg_notify('khata_test_own', 'mine')");
+      await client.transaction(async (tx) => {
+        await tx.query("SELECT pg_notify('khata_test_own', 'mine in a transaction')");
+      });
+      await admin.query("SELECT pg_notify('khata_test_own', 'theirs')");
+      await waitFor(() => heard.length === 3, 5_000);
+      expect(new Map(heard)).toEqual(
+        new Map([
+          ['mine', true],
+          ['mine in a transaction', true],
+          ['theirs', false],
+        ]),
+      );
+    } finally {
+      await unlisten();
+      await client.close();
+    }
+  });
+
   it('destroys a connection ended inside a transaction instead of returning it to the pool', async () => {
     const client = createPostgresClient({
       connectionString: database.url,

@@ -45,10 +45,12 @@ export interface SqlClient extends SqlQueryable {
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(work: (tx: SqlQueryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
-   * Calls `onNotify` for each NOTIFY on `channel` until the returned function is called.
-   * PostgreSQL holds one pool connection for it; PGlite delivers notifications in process.
+   * Calls `onNotify` for each NOTIFY on `channel` until the returned function is called, with whether it was sent
+   * through one of this client's own connections (`fromThisClient`: a PostgreSQL pool knows its backends' process
+   * ids; always false for PGlite, which cannot tell). PostgreSQL holds one pool connection for it; PGlite delivers
+   * notifications in process.
    */
-  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  listen(channel: string, onNotify: (payload: string, fromThisClient: boolean) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -98,6 +100,19 @@ export function createPostgresClient(options: PostgresClientOptions): SqlClient 
   // An idle pooled connection that the server drops (restart, failover) emits 'error' on the pool;
   // without a listener that would crash the process. The next query simply gets a new connection.
   pool.on('error', () => {});
+  // The server process ids of this pool's connections, so that a NOTIFY sent through one of them is known as ours.
+  const backends = new Map<pg.PoolClient, number>();
+  pool.on('connect', (connection) => {
+    const processId = (connection as unknown as { processID?: unknown }).processID;
+    if (typeof processId === 'number') backends.set(connection, processId);
+  });
+  pool.on('remove', (connection) => {
+    backends.delete(connection);
+  });
+  const ownBackend = (processId: number): boolean => {
+    for (const known of backends.values()) if (known === processId) return true;
+    return false;
+  };
 
   const run = async <Row>(
     target: pg.Pool | pg.PoolClient,
@@ -176,7 +191,7 @@ export function createPostgresClient(options: PostgresClientOptions): SqlClient 
       let current: { connection: pg.PoolClient; onError: (error: Error) => void } | null = null;
       let retry: NodeJS.Timeout | undefined;
       const handler = (message: pg.Notification): void => {
-        if (message.channel === channel) onNotify(message.payload ?? '');
+        if (message.channel === channel) onNotify(message.payload ?? '', ownBackend(message.processId));
       };
       const attach = async (reattached: boolean): Promise<void> => {
         const connection = await pool.connect();
@@ -199,7 +214,7 @@ export function createPostgresClient(options: PostgresClientOptions): SqlClient 
         }
         current = { connection, onError };
         // The caller's wait may have missed a notification while no connection listened.
-        if (reattached) onNotify('');
+        if (reattached) onNotify('', false);
       };
       const reattach = (): void => {
         retry = undefined;
@@ -290,7 +305,7 @@ export function pgliteClient(db: PGlite): SqlClient {
         return work(queryable(tx));
       }),
     async listen(channel, onNotify) {
-      const unlisten = await db.listen(channel, onNotify);
+      const unlisten = await db.listen(channel, (payload) => onNotify(payload, false));
       return () => unlisten();
     },
     close: () => db.close(),

@@ -1,6 +1,6 @@
 import { createPostgresClient, migrate, type SqlClient } from '@khata/sql';
 import { createTestDatabase, describeWithService, postgres, type TestDatabase } from '@khata/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { assertLogIntegrity, consume, event, eventStoreContract } from '../contract.ts';
 import { TransactionIdsBehind } from '../errors.ts';
 import type { Position } from '../types.ts';
@@ -399,6 +399,61 @@ describeWithService(postgres(), 'postgres adapter', (serverUrl) => {
       await admin.query("UPDATE es.events SET transaction_id = '900000000000'::xid8");
       await expect(open()).rejects.toBeInstanceOf(TransactionIdsBehind);
       await truncateEventStore(admin);
+    });
+
+    it('leaves followers of other streams asleep and away from the database when this process appends', async () => {
+      await truncateEventStore(admin);
+      const client = createPostgresClient({ connectionString: database.url, applicationName: 'khata-test' });
+      const reads: string[] = [];
+      const counting = {
+        ...client,
+        listen: client.listen.bind(client),
+        query: (text: string, params?: readonly unknown[], options?: { name?: string }) => {
+          if (options?.name?.startsWith('khata_es_read_all_')) reads.push(options.name);
+          return client.query(text, params, options);
+        },
+      } as typeof client;
+      // notify on, as in production: its own appends' NOTIFYs come back to it too.
+      const store = await SqlEventStore.open(counting, { notify: true, logCacheEvents: 1_000 });
+      const other = await SqlEventStore.open(
+        createPostgresClient({ connectionString: database.url, applicationName: 'khata-test' }),
+        { notify: true },
+      );
+      const controller = new AbortController();
+      try {
+        const tariffs: string[] = [];
+        const quiet = { min: 60_000, max: 60_000 };
+        const following = (async () => {
+          for await (const batch of store.subscribe({
+            signal: controller.signal,
+            filter: { streamPrefixes: ['tariff-'] },
+            pollIntervalMs: quiet,
+          })) {
+            tariffs.push(...batch.events.map((e) => e.streamId));
+          }
+        })();
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        reads.length = 0;
+        for (let i = 0; i < 20; i += 1) {
+          await store.appendToStream(`account-${i}`, [event()], { expected: 'no_stream' });
+        }
+        await store.appendToStreams?.([{ stream: 'account-group', events: [event()], expected: 'no_stream' }]);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        // Twenty-one appends to accounts, none of them followed here: no read of the log at all.
+        expect(reads).toEqual([]);
+        // An append here to a followed stream wakes the follower at once.
+        await store.appendToStream('tariff-here', [event()], { expected: 'no_stream' });
+        await vi.waitFor(() => expect(tariffs).toEqual(['tariff-here']), { timeout: 5_000 });
+        // Another process's append (its NOTIFY) still wakes it, whatever the stream.
+        await other.appendToStream('tariff-there', [event()], { expected: 'no_stream' });
+        await vi.waitFor(() => expect(tariffs).toEqual(['tariff-here', 'tariff-there']), { timeout: 5_000 });
+        controller.abort();
+        await following;
+      } finally {
+        controller.abort();
+        await other.close();
+        await store.close();
+      }
     });
 
     it('wakes a subscriber in another process through NOTIFY', async () => {
