@@ -47,6 +47,8 @@ export interface FollowLogOptions {
   readonly filter?: EventFilter;
   readonly batchSize?: number;
   readonly pollIntervalMs?: { readonly min: number; readonly max: number };
+  /** See SubscribeOptions.latencyCritical. */
+  readonly latencyCritical?: boolean;
   /** Stops the follower: the subscription, a wait between attempts, and the probe. */
   readonly signal: AbortSignal;
   /**
@@ -153,13 +155,14 @@ export class LogFollower {
   }
 
   async #follow(signal: AbortSignal): Promise<void> {
-    const { store, filter, batchSize, pollIntervalMs, handle } = this.#options;
+    const { store, filter, batchSize, pollIntervalMs, latencyCritical, handle } = this.#options;
     for await (const batch of store.subscribe({
       after: this.#position,
       signal,
       ...(filter === undefined ? {} : { filter }),
       ...(batchSize === undefined ? {} : { batchSize }),
       ...(pollIntervalMs === undefined ? {} : { pollIntervalMs }),
+      ...(latencyCritical === true ? { latencyCritical } : {}),
     })) {
       await handle(batch);
       // Only a handled batch moves the position: a failure before this line brings the batch again.

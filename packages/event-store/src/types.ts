@@ -116,6 +116,12 @@ export interface SubscribeOptions {
    * (0, the default: never), so a subscriber that holds back storing its checkpoint gets a turn to store it.
    */
   readonly idleBatchIntervalMs?: number;
+  /**
+   * Never waits for slower subscribers of the same process (SQL stores): where the process's shared log window is
+   * full of events they have yet to read, this subscription reads ahead from the database on its own instead. For
+   * the hot projection, whose freshness call authorization sees, while read models catch up with a burst.
+   */
+  readonly latencyCritical?: boolean;
 }
 
 export interface SubscriptionBatch {

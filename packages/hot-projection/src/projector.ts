@@ -98,6 +98,8 @@ export class HotProjector {
       after: from,
       filter: { streamPrefixes: ['account-'] },
       batchSize: batchSize ?? HOT_BATCH_SIZE_DEFAULT,
+      // Authorization reads what it holds: it does not wait for the worker's read models when they catch up.
+      latencyCritical: true,
       signal: abort.signal,
       ...(retryDelayMilliseconds === undefined ? {} : { retryDelayMilliseconds }),
       handle: (batch) => this.#handle(batch),

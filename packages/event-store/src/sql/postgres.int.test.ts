@@ -227,6 +227,43 @@ describeWithService(postgres(), 'postgres adapter', (serverUrl) => {
       }
     });
 
+    it('never holds a latency-critical subscription: it reads ahead from the database on its own', async () => {
+      await truncateEventStore(admin);
+      const { store, fetched } = await countingStore();
+      const abort = new AbortController();
+      try {
+        await appendMany(store);
+        let slowSeen = 0;
+        const slow = (async () => {
+          for await (const batch of store.subscribe({ after: null, filter, batchSize: 100, signal: abort.signal })) {
+            slowSeen += batch.events.length;
+            await new Promise((resolve) => setTimeout(resolve, 80));
+          }
+        })();
+        let seen = 0;
+        for await (const batch of store.subscribe({
+          after: null,
+          filter,
+          batchSize: 100,
+          signal: abort.signal,
+          latencyCritical: true,
+        })) {
+          seen += batch.events.length;
+          if (seen >= EVENTS) break;
+        }
+        // The slow one takes 80 ms a batch of 100 (four seconds for the 5,000): the critical one did not wait for it.
+        expect(seen).toBe(EVENTS);
+        expect(slowSeen).toBeLessThan(EVENTS / 2);
+        // It read ahead on its own: more was fetched than the one pass the window made so far.
+        expect(fetched.events).toBeGreaterThan(slowSeen);
+        abort.abort();
+        await slow;
+      } finally {
+        abort.abort();
+        await store.close();
+      }
+    });
+
     it('lets the one ahead go on once a subscription inside the window stops moving', async () => {
       await truncateEventStore(admin);
       const HOLD_MS = 200;

@@ -643,7 +643,8 @@ export class SqlEventStore implements EventStore {
   }
 
   /** `readAll` for `reader` (null: a direct caller, known by its filter), which the window keeps events for. */
-  async #readAllAs(options: ReadAllOptions, reader: object | null): Promise<ReadAllPage> {
+  /** `latencyCritical`: never held for a laggard (SubscribeOptions.latencyCritical). */
+  async #readAllAs(options: ReadAllOptions, reader: object | null, latencyCritical = false): Promise<ReadAllPage> {
     if (this.#logCacheEvents === 0) return this.#readAllFromDatabase(options);
     const maxCount = validateReadCount(options.maxCount, options.maxCount, READ_COUNT_MAX);
     const after = options.after ?? null;
@@ -697,6 +698,8 @@ export class SqlEventStore implements EventStore {
         return { events, last: window.to ?? after, caughtUp: window.caughtUp };
       }
       const extension = this.#extensionFor(window, key, maxCount);
+      // Ahead of the window from here on, it reads on its own until the others catch up with it.
+      if (extension === 0 && latencyCritical) return this.#readAllFromDatabase(options);
       if (extension === 0) {
         // Held once at most per call, so a subscription being stopped is not kept waiting: its next call holds again.
         await this.#holdForLaggard();
@@ -918,7 +921,8 @@ export class SqlEventStore implements EventStore {
   subscribe(options: SubscribeOptions): AsyncIterable<SubscriptionBatch> {
     const reader = {};
     const readers = this.#readers;
-    const batches = pollingSubscription((o) => this.#readAllAs(o, reader), this.#waker, options);
+    const latencyCritical = options.latencyCritical === true;
+    const batches = pollingSubscription((o) => this.#readAllAs(o, reader, latencyCritical), this.#waker, options);
     return (async function* () {
       try {
         yield* batches;
