@@ -173,13 +173,14 @@ describeWithService(postgres(), 'postgres adapter', (serverUrl) => {
     /** A store whose log reads are counted: events fetched from the database (the head row left out). */
     const countingStore = async (options: { logCacheHoldActiveMs?: number } = {}) => {
       const client = createPostgresClient({ connectionString: database.url, applicationName: 'khata-test' });
-      const fetched = { events: 0 };
+      const fetched = { events: 0, statements: new Set<string>() };
       const counting = {
         ...client,
         query: async (text: string, params?: readonly unknown[], queryOptions?: { name?: string }) => {
           const rows = await client.query(text, params, queryOptions);
           if (queryOptions?.name?.startsWith('khata_es_read_all_')) {
             fetched.events += rows.filter((row) => (row as { stream_id: unknown }).stream_id !== null).length;
+            fetched.statements.add(queryOptions.name);
           }
           return rows;
         },
@@ -258,6 +259,59 @@ describeWithService(postgres(), 'postgres adapter', (serverUrl) => {
         expect(fetched.events).toBeGreaterThan(slowSeen);
         abort.abort();
         await slow;
+      } finally {
+        abort.abort();
+        await store.close();
+      }
+    });
+
+    it('keeps a held window in place while a latency-critical subscription reads ahead of it', async () => {
+      await truncateEventStore(admin);
+      const { store, fetched } = await countingStore();
+      const abort = new AbortController();
+      try {
+        await appendMany(store);
+        // The critical one reads ahead at once; the fast one is held for the slow one, which stops for 1.5 s after its
+        // first batch: the window goes unextended for longer than LOG_CACHE_IDLE_MS while the held one keeps reading it.
+        const critical = (async () => {
+          let seen = 0;
+          for await (const batch of store.subscribe({
+            after: null,
+            filter,
+            batchSize: 100,
+            signal: abort.signal,
+            latencyCritical: true,
+          })) {
+            seen += batch.events.length;
+            if (seen >= EVENTS) return seen;
+            // Still reading, ahead of the window, when the slow one's pause has left it unextended for over a second.
+            await new Promise((resolve) => setTimeout(resolve, 40));
+          }
+          return seen;
+        })();
+        // The slow one names the event type (every event here is one): a read of its own would show as a statement
+        // of that filter's shape.
+        const typed = { ...filter, eventTypes: ['Noted'] };
+        const slowly = (async () => {
+          let seen = 0;
+          for await (const batch of store.subscribe({
+            after: null,
+            filter: typed,
+            batchSize: 100,
+            signal: abort.signal,
+          })) {
+            seen += batch.events.length;
+            if (seen >= EVENTS) return seen;
+            if (seen === 100) await new Promise((resolve) => setTimeout(resolve, 1_500));
+          }
+          return seen;
+        })();
+        const [slow, fast, ahead] = await Promise.all([slowly, take(store, abort.signal, EVENTS, 0), critical]);
+        expect([slow, fast, ahead]).toEqual([EVENTS, EVENTS, EVENTS]);
+        // Only the window's reads and the critical one's own (one statement shape): had the window been moved ahead to
+        // where the critical one reads, the other two would have fallen behind it and read the log on their own.
+        expect(fetched.statements.size).toBe(1);
+        expect(fetched.events).toBeLessThanOrEqual(2 * EVENTS);
       } finally {
         abort.abort();
         await store.close();

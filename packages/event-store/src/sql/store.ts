@@ -187,6 +187,11 @@ interface LogWindow {
   readonly events: RecordedEvent[];
   caughtUp: boolean;
   fetchedAt: number;
+  /**
+   * When a reader inside it last read from it: a window held for a laggard (not extended, yet read by the readers
+   * catching up in it) is in use, not idle, however long since its last extension.
+   */
+  readAt: number;
   /** When its last database read started (performance.now()). */
   queriedAt: number;
   /** The log moved (an append here, or a NOTIFY) since that read started. */
@@ -205,7 +210,7 @@ const LOG_CACHE_FRESH_MS = 5;
  * second); the reads it prompts within this time are one read, which every waiting reader shares.
  */
 const LOG_CACHE_READ_INTERVAL_MS = 10;
-/** A window not extended for this long is moved to where a reader ahead of it reads. */
+/** A window neither extended nor read for this long is moved to where a reader ahead of it reads. */
 const LOG_CACHE_IDLE_MS = 1_000;
 /** Events fetched at least per window extension: fewer, larger reads while subscribers are catching up. */
 const LOG_CACHE_PAGE_EVENTS = 1_000;
@@ -662,7 +667,7 @@ export class SqlEventStore implements EventStore {
       seen.seenAt = seenAt;
     }
     let window = this.#window;
-    const idle = window !== null && performance.now() - window.fetchedAt > LOG_CACHE_IDLE_MS;
+    const idle = window !== null && performance.now() - Math.max(window.fetchedAt, window.readAt) > LOG_CACHE_IDLE_MS;
     const prefixes = widened(window?.prefixes, filter);
     if (
       window === null ||
@@ -679,6 +684,7 @@ export class SqlEventStore implements EventStore {
         events: [],
         caughtUp: false,
         fetchedAt: Number.NEGATIVE_INFINITY,
+        readAt: Number.NEGATIVE_INFINITY,
         queriedAt: Number.NEGATIVE_INFINITY,
         stale: false,
         fetching: null,
@@ -690,6 +696,7 @@ export class SqlEventStore implements EventStore {
     for (let extensions = 0; ; extensions += 1) {
       // A reader outside the window (a shard resuming from an old checkpoint) reads on its own.
       if (!covers(window, after)) return this.#readAllFromDatabase(options);
+      window.readAt = performance.now();
       const events = selectAfter(window.events, after, maxCount, filter);
       const last = events.at(-1);
       if (events.length === maxCount && last !== undefined) return { events, last: last.position, caughtUp: false };
