@@ -197,15 +197,31 @@ describeWithService(postgres(), 'postgres adapter', (serverUrl) => {
         );
       }
     };
-    /** Takes batches of 100 until it has `count` events, pausing `pauseMs` after each. */
-    const take = async (store: SqlEventStore, signal: AbortSignal, count: number, pauseMs: number) => {
-      let seen = 0;
-      for await (const batch of store.subscribe({ after: null, filter, batchSize: 100, signal })) {
-        seen += batch.events.length;
-        if (seen >= count) return seen;
-        if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    interface Taking {
+      /** Paused after each batch (a number), or after the batch that brings it to `at` events (once). */
+      readonly pauseMs?: number | { readonly at: number; readonly ms: number };
+      readonly latencyCritical?: boolean;
+      readonly filter?: typeof filter & { readonly eventTypes?: readonly string[] };
+      /** Events seen so far, for the test to look at while it runs. */
+      readonly progress?: { seen: number };
+    }
+    /** Takes batches of 100 until it has `count` events (or the signal ends it); returns how many it took. */
+    const take = async (store: SqlEventStore, signal: AbortSignal, count: number, taking: Taking = {}) => {
+      const progress = taking.progress ?? { seen: 0 };
+      for await (const batch of store.subscribe({
+        after: null,
+        filter: taking.filter ?? filter,
+        batchSize: 100,
+        signal,
+        ...(taking.latencyCritical === true ? { latencyCritical: true } : {}),
+      })) {
+        progress.seen += batch.events.length;
+        if (progress.seen >= count) return progress.seen;
+        const pause = taking.pauseMs;
+        const ms = typeof pause === 'number' ? pause : pause?.at === progress.seen ? pause.ms : 0;
+        if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
       }
-      return seen;
+      return progress.seen;
     };
 
     it('keeps a slow subscription inside the window: the one ahead waits instead of pushing out its events', async () => {
@@ -215,8 +231,8 @@ describeWithService(postgres(), 'postgres adapter', (serverUrl) => {
       try {
         await appendMany(store);
         const [fast, slow] = await Promise.all([
-          take(store, abort.signal, EVENTS, 0),
-          take(store, abort.signal, EVENTS, 5),
+          take(store, abort.signal, EVENTS),
+          take(store, abort.signal, EVENTS, { pauseMs: 5 }),
         ]);
         expect([fast, slow]).toEqual([EVENTS, EVENTS]);
         // Every event came from the database once (the slow reader never fell out and read the log on its own).
@@ -234,29 +250,14 @@ describeWithService(postgres(), 'postgres adapter', (serverUrl) => {
       const abort = new AbortController();
       try {
         await appendMany(store);
-        let slowSeen = 0;
-        const slow = (async () => {
-          for await (const batch of store.subscribe({ after: null, filter, batchSize: 100, signal: abort.signal })) {
-            slowSeen += batch.events.length;
-            await new Promise((resolve) => setTimeout(resolve, 80));
-          }
-        })();
-        let seen = 0;
-        for await (const batch of store.subscribe({
-          after: null,
-          filter,
-          batchSize: 100,
-          signal: abort.signal,
-          latencyCritical: true,
-        })) {
-          seen += batch.events.length;
-          if (seen >= EVENTS) break;
-        }
+        const slowProgress = { seen: 0 };
+        const slow = take(store, abort.signal, EVENTS, { pauseMs: 80, progress: slowProgress });
+        const seen = await take(store, abort.signal, EVENTS, { latencyCritical: true });
         // The slow one takes 80 ms a batch of 100 (four seconds for the 5,000): the critical one did not wait for it.
         expect(seen).toBe(EVENTS);
-        expect(slowSeen).toBeLessThan(EVENTS / 2);
+        expect(slowProgress.seen).toBeLessThan(EVENTS / 2);
         // It read ahead on its own: more was fetched than the one pass the window made so far.
-        expect(fetched.events).toBeGreaterThan(slowSeen);
+        expect(fetched.events).toBeGreaterThan(slowProgress.seen);
         abort.abort();
         await slow;
       } finally {
@@ -271,42 +272,18 @@ describeWithService(postgres(), 'postgres adapter', (serverUrl) => {
       const abort = new AbortController();
       try {
         await appendMany(store);
-        // The critical one reads ahead at once; the fast one is held for the slow one, which stops for 1.5 s after its
-        // first batch: the window goes unextended for longer than LOG_CACHE_IDLE_MS while the held one keeps reading it.
-        const critical = (async () => {
-          let seen = 0;
-          for await (const batch of store.subscribe({
-            after: null,
-            filter,
-            batchSize: 100,
-            signal: abort.signal,
-            latencyCritical: true,
-          })) {
-            seen += batch.events.length;
-            if (seen >= EVENTS) return seen;
-            // Still reading, ahead of the window, when the slow one's pause has left it unextended for over a second.
-            await new Promise((resolve) => setTimeout(resolve, 40));
-          }
-          return seen;
-        })();
-        // The slow one names the event type (every event here is one): a read of its own would show as a statement
-        // of that filter's shape.
-        const typed = { ...filter, eventTypes: ['Noted'] };
-        const slowly = (async () => {
-          let seen = 0;
-          for await (const batch of store.subscribe({
-            after: null,
-            filter: typed,
-            batchSize: 100,
-            signal: abort.signal,
-          })) {
-            seen += batch.events.length;
-            if (seen >= EVENTS) return seen;
-            if (seen === 100) await new Promise((resolve) => setTimeout(resolve, 1_500));
-          }
-          return seen;
-        })();
-        const [slow, fast, ahead] = await Promise.all([slowly, take(store, abort.signal, EVENTS, 0), critical]);
+        // The critical one reads ahead at once, still reading (40 ms a batch) when the window has gone unextended for
+        // longer than LOG_CACHE_IDLE_MS: the fast one is held for the slow one, which stops for 1.5 s after its first
+        // batch, and keeps reading the window meanwhile. The slow one names the event type (every event here is one):
+        // a read of its own would show as a statement of that filter's shape.
+        const [slow, fast, ahead] = await Promise.all([
+          take(store, abort.signal, EVENTS, {
+            filter: { ...filter, eventTypes: ['Noted'] },
+            pauseMs: { at: 100, ms: 1_500 },
+          }),
+          take(store, abort.signal, EVENTS),
+          take(store, abort.signal, EVENTS, { latencyCritical: true, pauseMs: 40 }),
+        ]);
         expect([slow, fast, ahead]).toEqual([EVENTS, EVENTS, EVENTS]);
         // Only the window's reads and the critical one's own (one statement shape): had the window been moved ahead to
         // where the critical one reads, the other two would have fallen behind it and read the log on their own.
@@ -331,7 +308,7 @@ describeWithService(postgres(), 'postgres adapter', (serverUrl) => {
           [Symbol.asyncIterator]();
         expect((await stuck.next()).done).toBe(false);
         const started = performance.now();
-        expect(await take(store, abort.signal, EVENTS, 0)).toBe(EVENTS);
+        expect(await take(store, abort.signal, EVENTS)).toBe(EVENTS);
         // Held once for about HOLD_MS, not for as long as the stuck one stays.
         expect(performance.now() - started).toBeLessThan(HOLD_MS + 5_000);
         expect(store.cachedEvents).toBeLessThanOrEqual(WINDOW);
