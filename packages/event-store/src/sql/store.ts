@@ -647,8 +647,10 @@ export class SqlEventStore implements EventStore {
     return this.#readAllAs(options, null);
   }
 
-  /** `readAll` for `reader` (null: a direct caller, known by its filter), which the window keeps events for. */
-  /** `latencyCritical`: never held for a laggard (SubscribeOptions.latencyCritical). */
+  /**
+   * `readAll` for `reader` (null: a direct caller, known by its filter), which the window keeps events for;
+   * `latencyCritical`: never held for a laggard (SubscribeOptions.latencyCritical).
+   */
   async #readAllAs(options: ReadAllOptions, reader: object | null, latencyCritical = false): Promise<ReadAllPage> {
     if (this.#logCacheEvents === 0) return this.#readAllFromDatabase(options);
     const maxCount = validateReadCount(options.maxCount, options.maxCount, READ_COUNT_MAX);
