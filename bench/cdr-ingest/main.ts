@@ -45,7 +45,7 @@ import {
   setupCommands,
   slices,
 } from '../lib/cdr-workload.ts';
-import { type CpuUsage, cpuSnapshot, cpuUsage } from '../lib/cpu-usage.ts';
+import { type CpuUsage, cpuSnapshot, cpuUsage, cpuUsageOfPhases } from '../lib/cpu-usage.ts';
 import { progress, report } from '../lib/report.ts';
 import { startWorkerProcess, type WorkerProcess } from '../lib/worker-process.ts';
 
@@ -184,23 +184,6 @@ function reportCpu(phase: string, usage: CpuUsage, cdrs: number, baselineTotal?:
   return perThousand(total);
 }
 
-/** Two consecutive phases as one: CPU seconds summed per group, the busy share weighted by duration. */
-function combined(first: CpuUsage, second: CpuUsage): CpuUsage {
-  const seconds = first.seconds + second.seconds;
-  const groups = new Map<string, number>();
-  for (const { group, seconds: used } of [...first.groups, ...second.groups]) {
-    groups.set(group, (groups.get(group) ?? 0) + used);
-  }
-  const weighted = (a: number | null, b: number | null): number | null =>
-    a === null || b === null || seconds === 0 ? null : (a * first.seconds + b * second.seconds) / seconds;
-  return {
-    seconds,
-    busyPercent: weighted(first.busyPercent, second.busyPercent),
-    stealPercent: weighted(first.stealPercent, second.stealPercent),
-    groups: [...groups].map(([group, used]) => ({ group, seconds: used })).sort((a, b) => b.seconds - a.seconds),
-  };
-}
-
 async function main(): Promise<number> {
   const admin = createPostgresClient({ connectionString: adminUrl, applicationName: 'khata-bench', maxConnections: 1 });
   const machine = await describeMachine(admin);
@@ -259,16 +242,14 @@ async function main(): Promise<number> {
       baseline = new CrudCdrBaseline(await createDatabase(adminUrl, CRUD_DATABASE), khata.rules, baselineConnections);
       await baseline.prepare(initial);
       progress(`baseline: one transaction per CDR, ${baselineConnections} connections; load ${loadAverages()}`);
-      const cpuBefore = cpuSnapshot((pid, commandLine) =>
-        pid === process.pid ? 'baseline' : classify(pid, commandLine),
-      );
+      // This process runs the baseline here, not the API.
+      const classifyBaseline = (pid: number, commandLine: string): string | null =>
+        pid === process.pid ? 'baseline' : classify(pid, commandLine);
+      const cpuBefore = cpuSnapshot(classifyBaseline);
       const started = performance.now();
       await baseline.ingest(cdrs, (accountId) => partition.get(accountId) ?? 0);
       const seconds = (performance.now() - started) / 1000;
-      const usage = cpuUsage(
-        cpuBefore,
-        cpuSnapshot((pid, commandLine) => (pid === process.pid ? 'baseline' : classify(pid, commandLine))),
-      );
+      const usage = cpuUsage(cpuBefore, cpuSnapshot(classifyBaseline));
       baselineCpu = reportCpu('baseline', usage, cdrs.length);
       baselineRate = cdrs.length / seconds;
       progress(`baseline: ${cdrs.length} CDRs in ${seconds.toFixed(2)} s = ${baselineRate.toFixed(0)} CDRs/s`);
@@ -327,7 +308,7 @@ async function main(): Promise<number> {
     reportCpu('catching-up', catchingUp, cdrs.length);
     // The sum of the two phases, not one span: a pooled PostgreSQL connection closed while idle takes its CPU time
     // with it, so a span from before the first answer to the end would miss the backends that ended meanwhile.
-    reportCpu('khata', combined(answering, catchingUp), cdrs.length, baselineCpu);
+    reportCpu('khata', cpuUsageOfPhases(answering, catchingUp), cdrs.length, baselineCpu);
     if (baselineRate !== undefined) {
       report({
         bench: BENCH,

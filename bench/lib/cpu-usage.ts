@@ -100,3 +100,26 @@ export function cpuUsage(before: CpuSnapshot, after: CpuSnapshot): CpuUsage {
     groups: [...groups].map(([group, used]) => ({ group, seconds: used })).sort((a, b) => b.seconds - a.seconds),
   };
 }
+
+/**
+ * Consecutive phases as one: CPU seconds summed per group, the busy and stolen shares weighted by duration. Better
+ * than one snapshot pair over the whole span when processes end between the phases (a pooled PostgreSQL connection
+ * closed while idle takes its CPU time with it).
+ */
+export function cpuUsageOfPhases(...phases: readonly CpuUsage[]): CpuUsage {
+  const seconds = phases.reduce((sum, phase) => sum + phase.seconds, 0);
+  const groups = new Map<string, number>();
+  for (const phase of phases) {
+    for (const { group, seconds: used } of phase.groups) groups.set(group, (groups.get(group) ?? 0) + used);
+  }
+  const weighted = (share: (phase: CpuUsage) => number | null): number | null => {
+    if (seconds === 0 || phases.some((phase) => share(phase) === null)) return null;
+    return phases.reduce((sum, phase) => sum + (share(phase) as number) * phase.seconds, 0) / seconds;
+  };
+  return {
+    seconds,
+    busyPercent: weighted((phase) => phase.busyPercent),
+    stealPercent: weighted((phase) => phase.stealPercent),
+    groups: [...groups].map(([group, used]) => ({ group, seconds: used })).sort((a, b) => b.seconds - a.seconds),
+  };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type CpuSnapshot, cpuSnapshot, cpuUsage } from './cpu-usage.ts';
+import { type CpuSnapshot, cpuSnapshot, cpuUsage, cpuUsageOfPhases } from './cpu-usage.ts';
 
 const snapshot = (at: number, machine: CpuSnapshot['machine'], processes: [number, string, number][]): CpuSnapshot => ({
   at,
@@ -29,6 +29,39 @@ describe('cpu usage', () => {
         { group: 'postgresql', seconds: 7.5 },
       ],
     });
+  });
+
+  it('adds consecutive phases: seconds per group summed, shares weighted by each phase’s length', () => {
+    const first = {
+      seconds: 30,
+      busyPercent: 90,
+      stealPercent: 1,
+      groups: [
+        { group: 'postgresql', seconds: 20 },
+        { group: 'api', seconds: 15 },
+      ],
+    };
+    const second = {
+      seconds: 10,
+      busyPercent: 70,
+      stealPercent: 0,
+      groups: [
+        { group: 'worker', seconds: 12 },
+        { group: 'postgresql', seconds: 6 },
+      ],
+    };
+    expect(cpuUsageOfPhases(first, second)).toEqual({
+      seconds: 40,
+      busyPercent: 85,
+      stealPercent: 0.75,
+      groups: [
+        { group: 'postgresql', seconds: 26 },
+        { group: 'api', seconds: 15 },
+        { group: 'worker', seconds: 12 },
+      ],
+    });
+    // A phase whose machine share could not be read leaves the whole share unknown.
+    expect(cpuUsageOfPhases(first, { ...second, busyPercent: null }).busyPercent).toBeNull();
   });
 
   it('reads this process from /proc', () => {
