@@ -101,18 +101,17 @@ export function createPostgresClient(options: PostgresClientOptions): SqlClient 
   // without a listener that would crash the process. The next query simply gets a new connection.
   pool.on('error', () => {});
   // The server process ids of this pool's connections, so that a NOTIFY sent through one of them is known as ours.
-  const backends = new Map<pg.PoolClient, number>();
+  const backends = new Set<number>();
+  const backendOf = (connection: pg.PoolClient): unknown =>
+    (connection as unknown as { processID?: unknown }).processID;
   pool.on('connect', (connection) => {
-    const processId = (connection as unknown as { processID?: unknown }).processID;
-    if (typeof processId === 'number') backends.set(connection, processId);
+    const processId = backendOf(connection);
+    if (typeof processId === 'number') backends.add(processId);
   });
   pool.on('remove', (connection) => {
-    backends.delete(connection);
+    const processId = backendOf(connection);
+    if (typeof processId === 'number') backends.delete(processId);
   });
-  const ownBackend = (processId: number): boolean => {
-    for (const known of backends.values()) if (known === processId) return true;
-    return false;
-  };
 
   const run = async <Row>(
     target: pg.Pool | pg.PoolClient,
@@ -191,7 +190,7 @@ export function createPostgresClient(options: PostgresClientOptions): SqlClient 
       let current: { connection: pg.PoolClient; onError: (error: Error) => void } | null = null;
       let retry: NodeJS.Timeout | undefined;
       const handler = (message: pg.Notification): void => {
-        if (message.channel === channel) onNotify(message.payload ?? '', ownBackend(message.processId));
+        if (message.channel === channel) onNotify(message.payload ?? '', backends.has(message.processId));
       };
       const attach = async (reattached: boolean): Promise<void> => {
         const connection = await pool.connect();
