@@ -25,7 +25,9 @@ const READY_TIMEOUT_MS = 60_000;
 function workerNodeFlags(): string[] {
   const heapMb = process.env.KHATA_HEAP_MB ?? '160';
   if (!/^[0-9]+$/.test(heapMb)) throw new Error(`KHATA_HEAP_MB must be a whole number of MiB, not '${heapMb}'`);
-  return heapMb === '0' ? [] : [`--max-old-space-size=${heapMb}`, '--max-semi-space-size=8'];
+  return heapMb === '0'
+    ? []
+    : [`--max-old-space-size=${heapMb}`, '--max-semi-space-size=8', '--heap-growing-percent=100'];
 }
 
 interface WorkerRequest {

@@ -106,9 +106,12 @@ describe('khata start, end to end', { timeout: 240_000 }, () => {
     expect(running.stdout()).toContain('/metrics');
     // The API and the background work in one process: its CPU priority stays (only a worker alone yields it).
     expect(running.stdout()).not.toContain('CPU priority');
-    // The launcher bounds the server's heap (KHATA_HEAP_MB, 160 MiB unless told).
+    // The launcher bounds the server's heap (KHATA_HEAP_MB, 160 MiB unless told) and lets it double between
+    // full collections.
     const argv = (await readFile(`/proc/${running.child.pid}/cmdline`, 'utf8')).split('\0');
-    expect(argv).toEqual(expect.arrayContaining(['--max-old-space-size=160', '--max-semi-space-size=8']));
+    expect(argv).toEqual(
+      expect.arrayContaining(['--max-old-space-size=160', '--max-semi-space-size=8', '--heap-growing-percent=100']),
+    );
     token = /Bearer (khata_\S+)/.exec(running.stdout())?.[1] ?? '';
     expect(token).not.toBe('');
 
