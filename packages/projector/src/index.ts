@@ -15,6 +15,7 @@ export {
 } from './projection.ts';
 export {
   LAG_COUNT_MAX,
+  LAG_GAUGE_COUNT_MAX,
   LEASE_SECONDS_DEFAULT,
   LostOwnership,
   PROJECTOR_BATCH_SIZE_DEFAULT,

@@ -570,24 +570,8 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
       // The runners see no events (their subscriptions stay empty), so every shard stays at the start of the log,
       // and the counts are counted.
       let counts = 0;
-      const hiding = new Proxy(store, {
-        get(target, property) {
-          if (property === 'subscribe') {
-            return ({ signal }: { signal?: AbortSignal }) => ({
-              async *[Symbol.asyncIterator]() {
-                await new Promise((resolve) => signal?.addEventListener('abort', resolve, { once: true }));
-              },
-            });
-          }
-          if (property === 'countEventsAfter' && target.countEventsAfter !== undefined) {
-            return (options: Parameters<NonNullable<EventStore['countEventsAfter']>>[0]) => {
-              counts += 1;
-              return target.countEventsAfter?.(options);
-            };
-          }
-          const value = Reflect.get(target, property, target);
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
+      const hiding = seeingNothing(store, () => {
+        counts += 1;
       });
       const registry = new Registry();
       // The lease loop measures nothing itself here (its interval is longer than the test), so every count is this one's.
@@ -619,6 +603,41 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
       expect(counts).toBe(store.countEventsAfter === undefined ? 0 : 1);
     });
 
+    it('counts no further than its bound for the lag gauges, and further when asked for one shard', async () => {
+      const { store, worker } = await setUp(countingProjection(3));
+      await appendMany(store, 7, 3);
+      for (let round = 0; round < 200 && (await store.readAll({ maxCount: 100 })).events.length < 22; round += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      const limits: number[] = [];
+      const registry = new Registry();
+      const projector = worker({
+        store: seeingNothing(store, (limit) => limits.push(limit)),
+        metrics: new ProjectorMetrics(registry),
+        lagMeasureIntervalMs: performance.now() + 3_600_000,
+        lagGaugeCountMax: 5,
+      });
+      projector.start();
+      for (let round = 0; round < 200 && (await projector.status()).some((shard) => shard.owner === null); round += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      await projector.measureLag();
+      const text = await registry.metrics();
+      const gauges = [0, 1, 2].map((shard) =>
+        Number(
+          new RegExp(`khata_projection_lag_events\\{projection="counts",shard="${shard}"\\} (\\d+)`).exec(text)?.[1],
+        ),
+      );
+      // The first five events of the log, each counted for its own shard: 21 are behind.
+      expect(gauges.reduce((sum, gauge) => sum + gauge, 0)).toBe(5);
+      if (store.countEventsAfter !== undefined) expect(limits).toEqual([5]);
+      const { events } = await store.readAll({ maxCount: 1_000, filter: { streamPrefixes: ['acct-'] } });
+      const counted = [0, 1, 2].map((shard) => projector.lagEvents(countingProjection(3), shard, null));
+      expect(await Promise.all(counted)).toEqual(
+        [0, 1, 2].map((shard) => events.filter((event) => shardOf(event.streamId, 3) === shard).length),
+      );
+    });
+
     it('exports lag and throughput as Prometheus metrics', async () => {
       const { store, worker } = await setUp();
       await appendMany(store, 2, 5);
@@ -635,5 +654,31 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
       expect(text).toContain('khata_projection_lag_events');
       expect(text).toContain('khata_projection_lag_seconds');
     });
+  });
+}
+
+/**
+ * The store as a worker sees it when its subscriptions never deliver (every shard stays where it is), reporting
+ * each count the store is asked for (by its limit).
+ */
+function seeingNothing(store: EventStore, onCount: (limit: number) => void): EventStore {
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === 'subscribe') {
+        return ({ signal }: { signal?: AbortSignal }) => ({
+          async *[Symbol.asyncIterator]() {
+            await new Promise((resolve) => signal?.addEventListener('abort', resolve, { once: true }));
+          },
+        });
+      }
+      if (property === 'countEventsAfter' && target.countEventsAfter !== undefined) {
+        return (options: Parameters<NonNullable<EventStore['countEventsAfter']>>[0]) => {
+          onCount(options.limit);
+          return target.countEventsAfter?.(options);
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
   });
 }

@@ -34,6 +34,8 @@ export interface ProjectorOptions {
   readonly metrics?: ProjectorMetrics;
   /** How often the lease loop sets the lag gauges (with `metrics`): LAG_MEASURE_INTERVAL_MS unless told. */
   readonly lagMeasureIntervalMs?: number;
+  /** Events counted for the lag gauges, per count: LAG_GAUGE_COUNT_MAX unless told. */
+  readonly lagGaugeCountMax?: number;
   /**
    * After a batch that reached the head of the log, how long a read model waits before reading again (0, the
    * default: at once). Events that arrive meanwhile go into its next batch, so a process that keeps up with a
@@ -205,6 +207,13 @@ export const LEASE_SECONDS_DEFAULT = 15;
 export const RENEW_INTERVAL_MS_DEFAULT = 3_000;
 /** Events counted when measuring a shard's lag (beyond this, lag is reported as at least this). */
 export const LAG_COUNT_MAX = 100_000;
+/**
+ * The same bound for the lag gauges the lease loop sets every LAG_MEASURE_INTERVAL_MS: a worker catching up with a
+ * backlog counts it while it reads it, so the periodic count is kept small (at 100,000, counting was about a tenth of
+ * PostgreSQL's CPU while a worker caught up with 200,000 CDRs, bench/RESULTS.md). A gauge at this value means at
+ * least this many; `khata_projection_lag_seconds` says how far behind, and `projections status` counts further.
+ */
+export const LAG_GAUGE_COUNT_MAX = 10_000;
 const LAG_MEASURE_INTERVAL_MS = 10_000;
 
 /** The shard's lease was lost (another worker took it, or it expired): the runner stops quietly. */
@@ -415,23 +424,31 @@ export class Projector {
 
   /** Events of the log a shard has not applied yet (counted up to LAG_COUNT_MAX). */
   async lagEvents(projection: Projection, shard: number, position: string | null): Promise<number> {
-    const perStream = await this.#eventsPerStreamAfter(projection.filter, (position as Position | null) ?? null);
+    const perStream = await this.#eventsPerStreamAfter(
+      projection.filter,
+      (position as Position | null) ?? null,
+      LAG_COUNT_MAX,
+    );
     return shardLag(perStream, projection.shards, shard);
   }
 
   /**
-   * The events after `after` that match `filter`, per stream, the first LAG_COUNT_MAX of them. Counted in the
+   * The events after `after` that match `filter`, per stream, the first `limit` of them. Counted in the
    * database where the store can (no event is read or parsed, which matters most when the shards are far behind:
    * a catch-up that re-read its backlog to measure it would slow itself down); read page by page otherwise.
    */
-  async #eventsPerStreamAfter(filter: EventFilter, after: Position | null): Promise<ReadonlyMap<string, number>> {
+  async #eventsPerStreamAfter(
+    filter: EventFilter,
+    after: Position | null,
+    limit: number,
+  ): Promise<ReadonlyMap<string, number>> {
     const { store } = this.#options;
-    if (store.countEventsAfter !== undefined) return store.countEventsAfter({ after, filter, limit: LAG_COUNT_MAX });
+    if (store.countEventsAfter !== undefined) return store.countEventsAfter({ after, filter, limit });
     const perStream = new Map<string, number>();
     let from = after;
     let counted = 0;
-    while (counted < LAG_COUNT_MAX) {
-      const page = await store.readAll({ after: from, maxCount: Math.min(10_000, LAG_COUNT_MAX - counted), filter });
+    while (counted < limit) {
+      const page = await store.readAll({ after: from, maxCount: Math.min(10_000, limit - counted), filter });
       for (const event of page.events) perStream.set(event.streamId, (perStream.get(event.streamId) ?? 0) + 1);
       counted += page.events.length;
       if (page.caughtUp || page.last === null) break;
@@ -713,7 +730,7 @@ export class Projector {
   }
 
   /**
-   * Sets the lag gauges of the shards this worker runs (bounded counts; see LAG_COUNT_MAX). Shards at the same
+   * Sets the lag gauges of the shards this worker runs (bounded counts; see LAG_GAUGE_COUNT_MAX). Shards at the same
    * position that read the same streams share one count: the read models over the account streams are mostly at
    * one position, and counting for each of their 28 shards apart scanned up to 100,000 events 28 times every
    * 10 s (active in about half of PostgreSQL's samples while a worker caught up with 200,000 CDRs). The lease loop calls it every
@@ -742,7 +759,11 @@ export class Projector {
       }
     }
     for (const { filter, after, shards } of groups.values()) {
-      const perStream = await this.#eventsPerStreamAfter(filter, after);
+      const perStream = await this.#eventsPerStreamAfter(
+        filter,
+        after,
+        this.#options.lagGaugeCountMax ?? LAG_GAUGE_COUNT_MAX,
+      );
       for (const { projection, shard } of shards) {
         this.#options.metrics?.lag(projection.name, shard, shardLag(perStream, projection.shards, shard));
       }
