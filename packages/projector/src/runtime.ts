@@ -209,9 +209,10 @@ export const RENEW_INTERVAL_MS_DEFAULT = 3_000;
 export const LAG_COUNT_MAX = 100_000;
 /**
  * The same bound for the lag gauges the lease loop sets every LAG_MEASURE_INTERVAL_MS: a worker catching up with a
- * backlog counts it while it reads it, so the periodic count is kept small (at 100,000, counting was about a tenth of
- * PostgreSQL's CPU while a worker caught up with 200,000 CDRs, bench/RESULTS.md). A gauge at this value means at
- * least this many; `khata_projection_lag_seconds` says how far behind, and `projections status` counts further.
+ * backlog counts it while it reads it, so the periodic count is kept small (at 100,000, the counts took 6.4 s of
+ * PostgreSQL's time while a worker caught up with 200,000 CDRs, against 46 CPU s for all of it; bench/RESULTS.md).
+ * A gauge at this value means at least this many; `khata_projection_lag_seconds` says how far behind, and
+ * `projections status` counts further.
  */
 export const LAG_GAUGE_COUNT_MAX = 10_000;
 const LAG_MEASURE_INTERVAL_MS = 10_000;
