@@ -667,6 +667,8 @@ function seeingNothing(store: EventStore, onCount: (limit: number) => void): Eve
       if (property === 'subscribe') {
         return ({ signal }: { signal?: AbortSignal }) => ({
           async *[Symbol.asyncIterator]() {
+            // A runner stopped before it first asks for a batch has its signal aborted already: no event follows.
+            if (signal?.aborted) return;
             await new Promise((resolve) => signal?.addEventListener('abort', resolve, { once: true }));
           },
         });
