@@ -32,6 +32,7 @@ import {
   loadAverages,
   REDIS_URL_DEFAULT,
   REPO_ROOT,
+  runSetupCommands,
   settle,
   uniquePrefix,
 } from '../lib/billing-setup.ts';
@@ -52,7 +53,6 @@ import { startWorkerProcess, type WorkerProcess } from '../lib/worker-process.ts
 const BENCH = 'cdr-ingest';
 const TARGET_CDRS_PER_SECOND = 20_000;
 const TARGET_RATIO = 5;
-const SETUP_BATCH_COMMANDS = 3_000;
 const SEED = 20_261_125;
 const TOKEN = 'bench-ingester';
 
@@ -88,16 +88,6 @@ const KHATA_DATABASE = 'khata_bench_ingest';
 const CRUD_DATABASE = 'khata_bench_crud';
 
 let now = Date.parse(SUBSCRIBED_AT);
-
-async function setUpAccounts(khata: Khata, accounts: ReturnType<typeof benchAccounts>): Promise<void> {
-  const commands = accounts.flatMap(setupCommands);
-  for (const slice of slices(commands, SETUP_BATCH_COMMANDS)) {
-    const outcomes = await khata.ledger.executeBatch(slice, { actor: 'system:bench' });
-    const refused = outcomes.find((outcome) => outcome.status === 'rejected');
-    if (refused?.status === 'rejected')
-      throw new Error(`set-up refused: ${refused.rejection.code} ${refused.rejection.message}`);
-  }
-}
 
 async function readModelAccounts(khata: Khata): Promise<CrudAccount[]> {
   const schema = await khata.readModelSchema('balances');
@@ -229,7 +219,7 @@ async function main(): Promise<number> {
     }
     progress(oneProcess ? 'API and worker roles in this process' : `worker role in process ${worker?.pid}`);
     const setUpStarted = performance.now();
-    await setUpAccounts(khata, accounts);
+    await runSetupCommands(khata, accounts.flatMap(setupCommands));
     await settleAll();
     progress(`set up ${accountCount} accounts in ${((performance.now() - setUpStarted) / 1000).toFixed(1)} s`);
     const initial = await readModelAccounts(khata);

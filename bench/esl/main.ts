@@ -22,6 +22,7 @@
  *   pnpm bench:esl --embedded --rate 50   # PGlite in memory
  *   pnpm bench:esl --hot-store redis      # the hot projection in Redis, kept by the worker (REDIS_URL)
  *   pnpm bench:esl --without-worker       # no read models kept meanwhile: the worker's share of the latency
+ *   pnpm bench:esl --idle-accounts 20000  # that many more accounts in the ledger (no calls), as in production
  *   pnpm bench:esl --write-results
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -34,12 +35,16 @@ import { loadConfig } from '@khata/config';
 import { type DecisionTiming, EslConnector } from '@khata/esl-service';
 import { openTestAccount, openTestKhata, settleProjections } from '@khata/esl-service/testing';
 import { createPostgresClient, quoteIdentifier } from '@khata/sql';
+import { runSetupCommands, settle } from '../lib/billing-setup.ts';
+import { benchAccounts, seeded, setupCommands } from '../lib/cdr-workload.ts';
 import { cpuSnapshot, cpuUsage } from '../lib/cpu-usage.ts';
 import type { RunRequest, RunResult } from './switch.ts';
 
 const RATE_DEFAULT = 200;
 const SECONDS_DEFAULT = 30;
 const ACCOUNTS_DEFAULT = 10;
+/** The seed of the idle accounts' plans and billing modes (bench/lib/cdr-workload.ts). */
+const IDLE_SEED = 20_261_206;
 /** Long enough for CHANNEL_ANSWER and the hangup to land while later calls park, short enough to keep the
  * concurrent calls (rate × hold) within what the accounts' reservations allow. */
 const HOLD_MILLISECONDS = 2_000;
@@ -70,6 +75,8 @@ const { values } = parseArgs({
     'synchronous-commit': { type: 'string', default: 'on' },
     'hot-store': { type: 'string', default: 'memory' },
     'without-worker': { type: 'boolean', default: false },
+    /** Accounts opened, funded and subscribed besides the ones called, so the ledger's tables have a real size. */
+    'idle-accounts': { type: 'string', default: '0' },
     'write-results': { type: 'boolean', default: false },
   },
 });
@@ -83,6 +90,7 @@ function positive(name: string, text: string | undefined, max: number): number {
 const rate = positive('rate', values.rate, 5_000);
 const seconds = positive('seconds', values.seconds, 600);
 const accountCount = positive('accounts', values.accounts, 1_000);
+const idleAccounts = values['idle-accounts'] === '0' ? 0 : positive('idle-accounts', values['idle-accounts'], 200_000);
 
 interface Line {
   readonly metric: string;
@@ -202,6 +210,13 @@ for (let index = 0; index < accountCount; index++) {
   numbers.push(number);
   accounts.push({ accountId: account.accountId, number });
 }
+if (idleAccounts > 0) {
+  await runSetupCommands(khata, benchAccounts(idleAccounts, seeded(IDLE_SEED)).flatMap(setupCommands));
+  // Thousands of new accounts keep the read models and process managers busy for longer than the tests' settle.
+  await settle(khata);
+  // Statistics as autovacuum would have them a minute after such an import (the planner's choices depend on them).
+  if (!embedded) await khata.readDb.query('ANALYZE');
+}
 await settleProjections(khata);
 // Production runs the worker apart from the connector (SPEC §2); PGlite allows one process only.
 let worker: ChildProcess | null = null;
@@ -258,6 +273,7 @@ async function roundTrips(run: () => Promise<unknown>): Promise<number[]> {
 }
 const database = await roundTrips(() => khata.readDb.query('SELECT 1'));
 const esl = await roundTrips(() => node.client.api('status'));
+report({ metric: 'idle_accounts', value: idleAccounts, unit: 'accounts' });
 report({ metric: 'database_round_trip_p50', value: milliseconds(percentile(database, 0.5)), unit: 'ms' });
 report({ metric: 'database_round_trip_p99', value: milliseconds(percentile(database, 0.99)), unit: 'ms' });
 report({ metric: 'esl_round_trip_p50', value: milliseconds(percentile(esl, 0.5)), unit: 'ms' });
@@ -382,7 +398,7 @@ if (values['write-results'] === true) {
     SECTION_START,
     '# ESL connector benchmark: CHANNEL_PARK → uuid_transfer',
     '',
-    `Measured ${at} UTC by \`pnpm bench:esl --rate ${rate} --seconds ${seconds} --accounts ${accountCount}${embedded ? ' --embedded' : ''}${synchronousCommit === 'off' ? ' --synchronous-commit off' : ''}${redisUrl === null ? '' : ' --hot-store redis'}\`.`,
+    `Measured ${at} UTC by \`pnpm bench:esl --rate ${rate} --seconds ${seconds} --accounts ${accountCount}${idleAccounts > 0 ? ` --idle-accounts ${idleAccounts}` : ''}${embedded ? ' --embedded' : ''}${synchronousCommit === 'off' ? ' --synchronous-commit off' : ''}${redisUrl === null ? '' : ' --hot-store redis'}\`.`,
     '',
     '| | |',
     '|---|---|',
@@ -393,7 +409,7 @@ if (values['write-results'] === true) {
       ? `| Khata | one process, as \`khata start\` runs it: API + worker roles (read models, scheduler, hot projection in process) and the ESL connector; ${storage} |`
       : `| Khata | the ESL connector with the hot projection ${redisUrl === null ? 'in process' : 'in Redis (127.0.0.1), kept by the worker'}; the worker role (read models, process managers, scheduler) in a second process at nice ${workerNice} (\`WORKER_NICE\`), as \`khata start --worker-only\` runs it; ${storage} |`,
     '| Switch | the FreeSWITCH stand-in (`@khata/esl/testing`) in its own process, over TCP on 127.0.0.1 |',
-    `| Load | ${rate} parks/s for ${seconds} s to ${accountCount} toll-free numbers (one account each), after ${UNLOADED_SECONDS} s at ${UNLOADED_RATE} parks/s; authorized calls answered and hung up after ${HOLD_MILLISECONDS / 1000} s; the first ${WARM_UP_SECONDS} s of the load not counted |`,
+    `| Load | ${rate} parks/s for ${seconds} s to ${accountCount} toll-free numbers (one account each${idleAccounts > 0 ? `; ${idleAccounts} more accounts in the ledger, not called` : ''}), after ${UNLOADED_SECONDS} s at ${UNLOADED_RATE} parks/s; authorized calls answered and hung up after ${HOLD_MILLISECONDS / 1000} s; the first ${WARM_UP_SECONDS} s of the load not counted |`,
     '',
     "Two clocks time the same counted calls. The connector times SPEC §14's measure: from CHANNEL_PARK received to",
     "the `uuid_transfer` written to the switch's socket (the hot projection, the StartCall append, the two commands",
