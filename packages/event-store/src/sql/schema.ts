@@ -228,87 +228,32 @@ $fn$;
 `;
 
 /**
- * Version 2's function with each stream's version looked up by its key. The planner takes
- * `jsonb_array_elements` for 100 rows whatever the group's size, so V2's join read the whole of
- * `es.streams` into a hash table for every append while that table had fewer than about 30,000 rows: a single
+ * Version 2's function (derived from its text, which never changes) with each stream's version looked up by its
+ * key. The planner takes `jsonb_array_elements` for 100 rows whatever the group's size, so V2's join read the whole
+ * of `es.streams` into a hash table for every append while that table had fewer than about 30,000 rows: a single
  * append cost 4-6 ms with 23,000 streams (bench/RESULTS.md, 2026-12-06, sixth session), 0.5-1 ms with this
  * version. `seen` is materialized so that each stream is looked up once, not again in each branch of `checked`.
  */
-const V3 = `
-CREATE OR REPLACE FUNCTION es.append_to_streams(
-  p_appends jsonb,  -- [{s: stream, c: category, x: expected, e: [{id, type, sv, data, meta}, ...]}, ...]
-  p_notify  boolean
-) RETURNS TABLE (idx integer, outcome text, next_version bigint, last_tx xid8, last_gp bigint)
-LANGUAGE plpgsql AS $fn$
-BEGIN
-  IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
-    RAISE EXCEPTION 'es.append_to_streams must be the first write of its transaction'
-      USING ERRCODE = 'KH001';
-  END IF;
-
-  RETURN QUERY
-  WITH wanted AS (
-    SELECT (t.o - 1)::integer AS idx, t.v->>'s' AS stream, t.v->>'c' AS category, t.v->>'x' AS expected,
-           jsonb_array_length(t.v->'e')::bigint AS n, t.v->'e' AS events
-      FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS t(v, o)
-  ),
-  seen AS MATERIALIZED (
+const V3 = replacedOnce(
+  replacedOnce(V2, 'CREATE FUNCTION es.append_to_streams(', 'CREATE OR REPLACE FUNCTION es.append_to_streams('),
+  `  seen AS (
+    SELECT w.*, coalesce(s.version, 0) AS current
+      FROM wanted w LEFT JOIN es.streams s ON s.stream_id = w.stream
+  ),`,
+  `  seen AS MATERIALIZED (
     SELECT w.*, coalesce((SELECT s.version FROM es.streams s WHERE s.stream_id = w.stream), 0) AS current
       FROM wanted w
-  ),
-  checked AS (
-    SELECT seen.*,
-           CASE
-             WHEN seen.expected IN ('no_stream', '0') THEN seen.current = 0
-             WHEN seen.expected = 'any' THEN true
-             WHEN seen.expected = 'stream_exists' THEN seen.current > 0
-             ELSE seen.current = seen.expected::bigint
-           END AS expected_ok
-      FROM seen
-  ),
-  created AS (
-    INSERT INTO es.streams (stream_id, category, version)
-    SELECT c.stream, c.category, c.n FROM checked c WHERE c.expected_ok AND c.current = 0 ORDER BY c.stream
-    ON CONFLICT ON CONSTRAINT streams_pkey DO NOTHING
-    RETURNING stream_id
-  ),
-  updated AS (
-    UPDATE es.streams s SET version = c.current + c.n, updated_at = now()
-      FROM (SELECT * FROM checked WHERE expected_ok AND current > 0 ORDER BY stream) c
-     WHERE s.stream_id = c.stream AND s.version = c.current
-    RETURNING s.stream_id
-  ),
-  won AS (
-    SELECT c.* FROM checked c
-     WHERE c.stream IN (SELECT stream_id FROM created UNION ALL SELECT stream_id FROM updated)
-  ),
-  inserted AS (
-    INSERT INTO es.events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
-    SELECT w.stream, w.current + e.ordinality, (e.value->>'id')::uuid, e.value->>'type',
-           (e.value->>'sv')::smallint, e.value->'data', e.value->'meta'
-      FROM won w, jsonb_array_elements(w.events) WITH ORDINALITY AS e(value, ordinality)
-     ORDER BY w.idx, e.ordinality
-    RETURNING stream_id, global_position
-  ),
-  last_positions AS (
-    SELECT i.stream_id, max(i.global_position) AS gp FROM inserted i GROUP BY i.stream_id
-  )
-  SELECT c.idx,
-         CASE WHEN w.idx IS NOT NULL THEN 'ok' WHEN NOT c.expected_ok THEN 'conflict' ELSE 'retry' END,
-         CASE WHEN w.idx IS NOT NULL THEN c.current + c.n END,
-         CASE WHEN w.idx IS NOT NULL THEN pg_current_xact_id() END,
-         l.gp
-    FROM checked c
-    LEFT JOIN won w ON w.idx = c.idx
-    LEFT JOIN last_positions l ON l.stream_id = c.stream
-   ORDER BY c.idx;
+  ),`,
+);
 
-  IF p_notify THEN
-    PERFORM pg_notify('khata_events', '');
-  END IF;
-END
-$fn$;
-`;
+/** `text` with `from` replaced by `to`; `from` must occur exactly once (a migration derived from an earlier one). */
+function replacedOnce(text: string, from: string, to: string): string {
+  const at = text.indexOf(from);
+  if (at === -1 || text.indexOf(from, at + 1) !== -1) {
+    throw new Error(`a derived migration expects exactly one occurrence of: ${from.split('\n')[0]}`);
+  }
+  return text.slice(0, at) + to + text.slice(at + from.length);
+}
 
 export const eventStoreMigrations: MigrationSet = {
   namespace: 'event-store',
