@@ -12,6 +12,7 @@ import type { CommandOutcome } from '@khata/ledger';
 import { type Khata, openKhata } from '@khata/runtime';
 import { createPostgresClient, quoteIdentifier } from '@khata/sql';
 import { Redis } from 'ioredis';
+import { slices } from './cdr-workload.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 export const ADMIN_URL_DEFAULT = 'postgres://postgres@127.0.0.1:5432/test';
@@ -147,10 +148,8 @@ const SETUP_BATCH_COMMANDS = 3_000;
 
 /** Runs set-up commands (bench/lib/cdr-workload.ts `setupCommands`) through the ledger in batches; any refusal throws. */
 export async function runSetupCommands(khata: Khata, commands: readonly object[]): Promise<void> {
-  for (let start = 0; start < commands.length; start += SETUP_BATCH_COMMANDS) {
-    const outcomes = await khata.ledger.executeBatch(commands.slice(start, start + SETUP_BATCH_COMMANDS), {
-      actor: 'system:bench',
-    });
+  for (const slice of slices(commands, SETUP_BATCH_COMMANDS)) {
+    const outcomes = await khata.ledger.executeBatch(slice, { actor: 'system:bench' });
     const refused = outcomes.find((outcome) => outcome.status === 'rejected');
     if (refused?.status === 'rejected')
       throw new Error(`set-up refused: ${refused.rejection.code} ${refused.rejection.message}`);
