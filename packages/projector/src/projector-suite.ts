@@ -564,9 +564,7 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
     it('measures the lag of the shards at one position under one filter with one count, each shard its own', async () => {
       const { store, worker } = await setUp(countingProjection(3), [countingProjection(2, { name: 'fast_counts' })]);
       await appendMany(store, 7, 3);
-      for (let round = 0; round < 200 && (await store.readAll({ maxCount: 100 })).events.length < 22; round += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      await untilLogHolds(store, 22);
       // The runners see no events (their subscriptions stay empty), so every shard stays at the start of the log,
       // and the counts are counted.
       let counts = 0;
@@ -581,9 +579,7 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
         lagMeasureIntervalMs: performance.now() + 3_600_000,
       });
       projector.start();
-      for (let round = 0; round < 200 && (await projector.status()).some((shard) => shard.owner === null); round += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      await untilEveryShardOwned(projector);
       counts = 0;
       await projector.measureLag();
       const { events } = await store.readAll({ maxCount: 1_000, filter: { streamPrefixes: ['acct-'] } });
@@ -606,9 +602,7 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
     it('counts no further than its bound for the lag gauges, and further when asked for one shard', async () => {
       const { store, worker } = await setUp(countingProjection(3));
       await appendMany(store, 7, 3);
-      for (let round = 0; round < 200 && (await store.readAll({ maxCount: 100 })).events.length < 22; round += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      await untilLogHolds(store, 22);
       const limits: number[] = [];
       const registry = new Registry();
       const projector = worker({
@@ -618,9 +612,7 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
         lagGaugeCountMax: 5,
       });
       projector.start();
-      for (let round = 0; round < 200 && (await projector.status()).some((shard) => shard.owner === null); round += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      await untilEveryShardOwned(projector);
       await projector.measureLag();
       const text = await registry.metrics();
       const gauges = [0, 1, 2].map((shard) =>
@@ -655,6 +647,20 @@ export function projectorSuite(name: string, target: ProjectorTarget): void {
       expect(text).toContain('khata_projection_lag_seconds');
     });
   });
+}
+
+/** Waits (up to 5 s) until the log holds `events` events. */
+async function untilLogHolds(store: EventStore, events: number): Promise<void> {
+  for (let round = 0; round < 200 && (await store.readAll({ maxCount: events })).events.length < events; round += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Waits (up to 5 s) until a worker holds the lease of every shard. */
+async function untilEveryShardOwned(projector: Projector): Promise<void> {
+  for (let round = 0; round < 200 && (await projector.status()).some((shard) => shard.owner === null); round += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }
 
 /**
