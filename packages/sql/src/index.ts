@@ -26,6 +26,7 @@ export { copyTarget, copyText, copyValue, tableColumns } from './copy.ts';
 export { DataDirectoryInUse, dataDirectoryHolder, lockDataDirectory, lockPath } from './lock.ts';
 export {
   appliedVersions,
+  derivedSql,
   type Migration,
   MigrationError,
   type MigrationReport,

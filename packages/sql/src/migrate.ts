@@ -24,6 +24,23 @@ export class MigrationError extends Error {
   override readonly name = 'MigrationError';
 }
 
+/**
+ * The SQL of a migration derived from an earlier one's frozen text: each `[from, to]` replaces a passage that must
+ * occur exactly once in the text as it stands after the replacements before it (so an edit of the earlier text that
+ * moves or repeats a passage stops the build instead of deriving something else).
+ */
+export function derivedSql(text: string, replacements: readonly (readonly [from: string, to: string])[]): string {
+  let result = text;
+  for (const [from, to] of replacements) {
+    const at = result.indexOf(from);
+    if (at === -1 || result.indexOf(from, at + 1) !== -1) {
+      throw new Error(`a derived migration expects exactly one occurrence of: ${from.split('\n')[0]}`);
+    }
+    result = result.slice(0, at) + to + result.slice(at + from.length);
+  }
+  return result;
+}
+
 const LEDGER_DDL = `
 CREATE TABLE IF NOT EXISTS public.khata_migrations (
   namespace  text        NOT NULL,

@@ -142,3 +142,59 @@ export async function terminateReadsOf(databaseUrl: string, applicationName: str
     await admin.end();
   }
 }
+
+/** How a table was read and written so far, by PostgreSQL's cumulative statistics. */
+export interface TableReads {
+  /** Sequential scans of the table started. */
+  readonly seqScans: number;
+  /** Entries returned by scans of its indexes. */
+  readonly indexEntriesRead: number;
+  /** Rows inserted. */
+  readonly inserted: number;
+}
+
+const STATISTICS_WAIT_MS = 15_000;
+const STATISTICS_POLL_MS = 100;
+
+/**
+ * The statistics of `tables` (schema-qualified names) once `ready` holds for them. A backend reports what it did
+ * when it ends, or when idle at most once a second, so a test closes the connections it measures and waits here for
+ * their counts to arrive (`ready` checks what it expects, e.g. the rows they inserted).
+ */
+export async function reportedTableReads(
+  databaseUrl: string,
+  tables: readonly string[],
+  ready: (reads: ReadonlyMap<string, TableReads>) => boolean = () => true,
+): Promise<ReadonlyMap<string, TableReads>> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'khata-test-statistics' });
+  await client.connect();
+  try {
+    const deadline = performance.now() + STATISTICS_WAIT_MS;
+    for (;;) {
+      const reads = new Map<string, TableReads>();
+      for (const table of tables) {
+        const { rows } = await client.query<{ seq_scan: string; entries: string; inserted: string }>(
+          `SELECT t.seq_scan::text AS seq_scan, t.n_tup_ins::text AS inserted,
+                  (SELECT coalesce(sum(i.idx_tup_read), 0) FROM pg_stat_user_indexes i WHERE i.relid = t.relid)::text
+                    AS entries
+             FROM pg_stat_user_tables t WHERE t.relid = $1::regclass`,
+          [table],
+        );
+        const [row] = rows;
+        if (row === undefined) throw new Error(`no statistics for ${table}`);
+        reads.set(table, {
+          seqScans: Number(row.seq_scan),
+          indexEntriesRead: Number(row.entries),
+          inserted: Number(row.inserted),
+        });
+      }
+      if (ready(reads)) return reads;
+      if (performance.now() > deadline) {
+        throw new Error(`the statistics were not reported in time: ${JSON.stringify([...reads])}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, STATISTICS_POLL_MS));
+    }
+  } finally {
+    await client.end();
+  }
+}

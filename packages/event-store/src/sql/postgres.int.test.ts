@@ -1,5 +1,11 @@
 import { createPostgresClient, migrate, type SqlClient } from '@khata/sql';
-import { createTestDatabase, describeWithService, postgres, type TestDatabase } from '@khata/testing';
+import {
+  createTestDatabase,
+  describeWithService,
+  postgres,
+  reportedTableReads,
+  type TestDatabase,
+} from '@khata/testing';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { assertLogIntegrity, consume, event, eventStoreContract } from '../contract.ts';
 import { TransactionIdsBehind } from '../errors.ts';
@@ -65,24 +71,13 @@ describeWithService(postgres(), 'postgres adapter', (serverUrl) => {
           `INSERT INTO es.streams (stream_id, category, version) SELECT 'acct-' || g, 'acct', 1 FROM generate_series(1, 20000) g`,
         );
         await client.query('ANALYZE es.streams');
-        // What this database's backends have reported so far (each reports when it goes idle, at most once a second).
-        const counters = async () => {
-          const [row] = await client.query<{ seq_scan: string; inserted: string }>(
-            `SELECT s.seq_scan::text AS seq_scan, e.n_tup_ins::text AS inserted
-               FROM pg_stat_user_tables s, pg_stat_user_tables e
-              WHERE s.relid = 'es.streams'::regclass AND e.relid = 'es.events'::regclass`,
+        const reads = (inserted: number) =>
+          reportedTableReads(
+            own.url,
+            ['es.streams', 'es.events'],
+            (now) => now.get('es.events')?.inserted === inserted,
           );
-          return { seqScans: Number(row?.seq_scan), inserted: Number(row?.inserted) };
-        };
-        const settled = async (inserted: number) => {
-          for (let attempt = 0; attempt < 150; attempt += 1) {
-            const now = await counters();
-            if (now.inserted >= inserted) return now;
-            await new Promise((resolve) => setTimeout(resolve, 100));
-          }
-          throw new Error(`the appends' statistics were not reported (expected ${inserted} inserted)`);
-        };
-        const before = await settled(0);
+        const before = await reads(0);
         const store = await SqlEventStore.open(
           createPostgresClient({ connectionString: own.url, applicationName: 'khata-test' }),
         );
@@ -98,8 +93,8 @@ describeWithService(postgres(), 'postgres adapter', (serverUrl) => {
         } finally {
           await store.close();
         }
-        const after = await settled(before.inserted + 5);
-        expect(after.seqScans).toBe(before.seqScans);
+        const after = await reads(5);
+        expect(after.get('es.streams')?.seqScans).toBe(before.get('es.streams')?.seqScans);
         const versions = await client.query<{ stream_id: string; version: string }>(
           `SELECT stream_id, version::text FROM es.streams WHERE stream_id IN ('acct-7', 'acct-8', 'acct-19999', 'acct-new')
             ORDER BY stream_id`,

@@ -1,4 +1,4 @@
-import type { MigrationSet } from '@khata/sql';
+import { derivedSql, type MigrationSet } from '@khata/sql';
 
 /**
  * The event store's tables in PostgreSQL and PGlite (the same SQL runs on both).
@@ -234,26 +234,42 @@ $fn$;
  * append cost 4-6 ms with 23,000 streams (bench/RESULTS.md, 2026-12-06, sixth session), 0.5-1 ms with this
  * version. `seen` is materialized so that each stream is looked up once, not again in each branch of `checked`.
  */
-const V3 = replacedOnce(
-  replacedOnce(V2, 'CREATE FUNCTION es.append_to_streams(', 'CREATE OR REPLACE FUNCTION es.append_to_streams('),
-  `  seen AS (
+const V3 = derivedSql(V2, [
+  ['CREATE FUNCTION es.append_to_streams(', 'CREATE OR REPLACE FUNCTION es.append_to_streams('],
+  [
+    `  seen AS (
     SELECT w.*, coalesce(s.version, 0) AS current
       FROM wanted w LEFT JOIN es.streams s ON s.stream_id = w.stream
   ),`,
-  `  seen AS MATERIALIZED (
+    `  seen AS MATERIALIZED (
     SELECT w.*, coalesce((SELECT s.version FROM es.streams s WHERE s.stream_id = w.stream), 0) AS current
       FROM wanted w
   ),`,
-);
+  ],
+]);
 
-/** `text` with `from` replaced by `to`; `from` must occur exactly once (a migration derived from an earlier one). */
-function replacedOnce(text: string, from: string, to: string): string {
-  const at = text.indexOf(from);
-  if (at === -1 || text.indexOf(from, at + 1) !== -1) {
-    throw new Error(`a derived migration expects exactly one occurrence of: ${from.split('\n')[0]}`);
-  }
-  return text.slice(0, at) + to + text.slice(at + from.length);
-}
+/**
+ * Both append functions reach `es.streams` by key only, whatever the planner believes of its size. PL/pgSQL keeps
+ * the plan it made for a statement for the rest of the session, until the table's statistics change (autovacuum
+ * analyzes about once a minute, after a tenth of the table changed). A plan made while the table held a few streams
+ * reads it whole, and kept doing so while the table grew: made at 10 streams and used at 20,000, one append took
+ * 5.5-6.3 ms instead of about 0.5 (a session of `psql` with `auto_explain`, 2026-12-06), and the ESL benchmark's p99
+ * was 22.4 ms after 20,000 accounts were opened without an ANALYZE (bench/RESULTS.md). Sequential scans are off
+ * inside the functions (a setting of the function, restored when it returns), so each lookup is an index scan; the
+ * version update of a group also names its streams as an index condition (`= ANY`), because a merge or hash join
+ * could still walk the whole primary key. Rows are still locked in stream order (the index's order, or the sorted
+ * group's, whichever side the join reads first).
+ */
+const V4 = `${derivedSql(V3, [
+  ['LANGUAGE plpgsql AS $fn$', 'LANGUAGE plpgsql SET enable_seqscan = off AS $fn$'],
+  [
+    `     WHERE s.stream_id = c.stream AND s.version = c.current`,
+    `     WHERE s.stream_id = ANY (ARRAY(SELECT stream FROM checked WHERE expected_ok AND current > 0))
+       AND s.stream_id = c.stream AND s.version = c.current`,
+  ],
+])}
+ALTER FUNCTION es.append_to_stream(text, text, text, jsonb, boolean) SET enable_seqscan = off;
+`;
 
 export const eventStoreMigrations: MigrationSet = {
   namespace: 'event-store',
@@ -261,5 +277,6 @@ export const eventStoreMigrations: MigrationSet = {
     { version: 1, name: 'streams, events, append_to_stream', sql: V1 },
     { version: 2, name: 'append_to_streams (group commit)', sql: V2 },
     { version: 3, name: 'append_to_streams: each stream looked up by its key', sql: V3 },
+    { version: 4, name: 'appends reach es.streams by key only, whatever plan is cached', sql: V4 },
   ],
 };
