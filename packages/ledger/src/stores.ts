@@ -65,11 +65,12 @@ export class SqlCommandLog implements CommandLog {
 
   async getMany(commandIds: readonly string[]): Promise<ReadonlyMap<string, LoggedOutcome>> {
     if (commandIds.length === 0) return new Map();
+    // Not a prepared statement: PostgreSQL would keep, for the connection's life, a generic plan made while the log
+    // was small, which reads the whole log (it grows by a row per command). Planned each time, it looks ids up by key.
     const rows = await this.#db.query<{ command_id: string; outcome: LoggedOutcome }>(
       `SELECT command_id, outcome FROM ledger.command_log
         WHERE command_id IN (SELECT value::uuid FROM jsonb_array_elements_text($1::jsonb))`,
       [JSON.stringify(commandIds)],
-      { name: 'khata_command_log_get' },
     );
     return new Map(rows.map((row) => [row.command_id, row.outcome]));
   }

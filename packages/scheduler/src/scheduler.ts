@@ -117,13 +117,16 @@ export async function scheduleNewJobs(tx: SqlQueryable, specs: readonly JobSpec[
   }
 }
 
-/** Cancels a pending job; one that is running right now finishes (its result stands). */
+/**
+ * Cancels a pending job; one that is running right now finishes (its result stands). Not a prepared statement (nor
+ * `cancelJobs`): a generic plan made while `scheduler.jobs` was small would read the whole table for as long as the
+ * connection lives; planned each time, the job is found by its key.
+ */
 export async function cancelJob(tx: SqlQueryable, jobId: string): Promise<void> {
   await tx.query(
     `UPDATE scheduler.jobs SET status = 'cancelled', updated_at = now()
       WHERE job_id = $1 AND status = 'pending' AND locked_by IS NULL`,
     [jobId],
-    { name: 'khata_cancel_job' },
   );
 }
 
@@ -137,7 +140,6 @@ export async function cancelJobs(tx: SqlQueryable, jobIds: readonly string[]): P
       `UPDATE scheduler.jobs SET status = 'cancelled', updated_at = now()
         WHERE job_id = ANY($1::text[]) AND status = 'pending' AND locked_by IS NULL`,
       [jobIds.slice(start, start + CANCEL_JOBS_PER_STATEMENT_MAX)],
-      { name: 'khata_cancel_jobs' },
     );
   }
 }

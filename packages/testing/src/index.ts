@@ -198,3 +198,23 @@ export async function reportedTableReads(
     await client.end();
   }
 }
+
+/**
+ * `reportedTableReads` including everything one connection (`query` runs SQL on it, and only on it) has done so far:
+ * it inserts a row into a marker table and asks PostgreSQL to report its statistics; a backend reports all its counts
+ * at once, so once the marker's count has arrived, so has the rest. The connection stays open (its cached plans too).
+ */
+export async function tableReadsIncluding(
+  databaseUrl: string,
+  query: (text: string) => Promise<readonly unknown[]>,
+  tables: readonly string[],
+): Promise<ReadonlyMap<string, TableReads>> {
+  const marker = 'public.khata_statistics_marker';
+  await query(`CREATE TABLE IF NOT EXISTS ${marker} (n integer)`);
+  const [row] = (await query(`INSERT INTO ${marker} SELECT count(*) + 1 FROM ${marker} RETURNING n`)) as {
+    n: number;
+  }[];
+  await query('SELECT pg_stat_force_next_flush()');
+  const markers = Number(row?.n);
+  return reportedTableReads(databaseUrl, [...tables, marker], (reads) => reads.get(marker)?.inserted === markers);
+}
