@@ -12,11 +12,11 @@ import {
   scheduleNewJobs,
   schedulerMigrations,
 } from '@khata/scheduler';
-import { createPgliteClient, createPostgresClient, migrate, type SqlClient } from '@khata/sql';
+import { createPgliteClient, createPostgresClient, migrate, type SqlClient, type SqlQueryable } from '@khata/sql';
 import { createTestDatabase, describeWithService, postgres, type TestDatabase } from '@khata/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jobHandlers } from './jobs.ts';
-import { processManagers } from './managers.ts';
+import { processManagers, renewalManager, usageMonthManager } from './managers.ts';
 
 const START = Date.parse('2026-11-02T04:30:00.000Z'); // 10:00 IST
 const INDIA = '+919845012345';
@@ -28,7 +28,7 @@ function suite(name: string, open: () => Promise<{ db: SqlClient; close(): Promi
       for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
     });
 
-    async function setUp() {
+    async function setUp(options: { readonly projector?: boolean } = {}) {
       const { db, close } = await open();
       cleanups.push(close);
       for (const set of [eventStoreMigrations, ledgerMigrations, schedulerMigrations]) await migrate(db, set);
@@ -44,8 +44,10 @@ function suite(name: string, open: () => Promise<{ db: SqlClient; close(): Promi
       });
       await Projector.prepare(db, processManagers);
       const projector = new Projector({ store, db, projections: processManagers, workerId: 'w', renewIntervalMs: 50 });
-      projector.start();
-      cleanups.push(() => projector.stop());
+      if (options.projector !== false) {
+        projector.start();
+        cleanups.push(() => projector.stop());
+      }
       const scheduler = new Scheduler({
         db,
         workerId: 'w',
@@ -182,6 +184,71 @@ function suite(name: string, open: () => Promise<{ db: SqlClient; close(): Promi
         accountId,
         on: '2027-01-02',
       });
+    });
+
+    it('writes a batch of many accounts’ subscription events in two statements per manager, with the jobs one per event would leave', async () => {
+      // The managers are applied by hand here, to one batch holding every account's events.
+      const { db, store, ledger, accountId: subscribed } = await setUp({ projector: false });
+      const execute = async (accountId: string, type: string, fields: object) => {
+        const outcome = await ledger.execute(
+          { type, commandId: randomUUID(), accountId, ...fields },
+          { actor: 'user:test' },
+        );
+        if (outcome.status !== 'accepted') throw new Error(`${type}: ${outcome.rejection.code}`);
+      };
+      const accounts = Array.from({ length: 12 }, () => randomUUID());
+      const leaving = new Set(accounts.slice(0, 4));
+      // A renewal already pending before the batch, for an account whose subscription the batch cancels.
+      await scheduleJob(db, {
+        jobId: `charge-subscription:${accounts[0]}:2026-11-20`,
+        kind: 'charge-subscription',
+        payload: { accountId: accounts[0], on: '2026-11-20' },
+        dueAt: new Date('2026-11-19T18:30:00.000Z'),
+      });
+      for (const accountId of accounts) {
+        await execute(accountId, 'OpenAccount', {
+          legalName: 'Acme',
+          contact: { name: 'Asha', email: 'a@acme.example', phone: '+91 98450 00000' },
+          billingAddress: {
+            line1: '1 MG Road',
+            city: 'Bengaluru',
+            stateCode: '29',
+            postalCode: '560001',
+            country: 'IN',
+          },
+          billingMode: 'prepaid',
+        });
+        await execute(accountId, 'TopUpWallet', { amount: '5900.00' });
+        await execute(accountId, 'Subscribe', { planId: 'professional', cycle: 'monthly' });
+        if (leaving.has(accountId)) await execute(accountId, 'CancelSubscription', { when: 'now' });
+      }
+      const { events } = await store.readAll({ maxCount: 1_000 });
+      let statements = 0;
+      const counting: SqlQueryable = {
+        query: (text, params, queryOptions) => {
+          statements += 1;
+          return db.query(text, params, queryOptions);
+        },
+        exec: (script) => db.exec(script),
+        copyFrom: (target, data) => db.copyFrom(target, data),
+      };
+      const context = { schema: 'unused', memory: new Map<string, unknown>() };
+      for (const manager of [renewalManager, usageMonthManager]) {
+        statements = 0;
+        await manager.apply(counting, events, context);
+        expect({ manager: manager.name, statements }).toEqual({ manager: manager.name, statements: 2 });
+      }
+      const pending = async (kind: string) =>
+        (await jobs(db, { kind, status: 'pending' })).map((job) => job.payload as { accountId: string; on: string });
+      const staying = [subscribed, ...accounts.filter((accountId) => !leaving.has(accountId))];
+      // Subscribed on 2026-11-02 and charged at once: the next charge and the next usage month are due on 2026-12-02.
+      const expected = staying.map((accountId) => ({ accountId, on: '2026-12-02' }));
+      const byAccount = (a: { accountId: string }, b: { accountId: string }) => a.accountId.localeCompare(b.accountId);
+      expect((await pending('charge-subscription')).sort(byAccount)).toEqual(expected.sort(byAccount));
+      expect((await pending('start-usage-month')).sort(byAccount)).toEqual(expected.sort(byAccount));
+      expect(
+        (await jobs(db, { kind: 'charge-subscription' })).find((job) => job.job_id.endsWith(':2026-11-20')),
+      ).toMatchObject({ status: 'cancelled' });
     });
 
     it('retries a failing job with back-off and marks it failed after its last attempt', async () => {

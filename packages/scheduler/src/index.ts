@@ -6,6 +6,7 @@
 export {
   CLAIM_BATCH_MAX,
   cancelAccountJobs,
+  cancelAccountsJobs,
   cancelJob,
   cancelJobs,
   JOB_ATTEMPTS_MAX_DEFAULT,
@@ -22,6 +23,7 @@ export {
   Scheduler,
   type SchedulerOptions,
   scheduleJob,
+  scheduleJobs,
   scheduleNewJobs,
   schedulerMigrations,
 } from './scheduler.ts';

@@ -83,7 +83,18 @@ export async function scheduleJob(tx: SqlQueryable, job: JobSpec): Promise<void>
   );
 }
 
-/** Jobs per scheduling statement in `scheduleNewJobs`: bounds the JSON parameter. */
+/** A job as a row of the JSON the scheduling statements read. */
+function jobRow(job: JobSpec) {
+  return {
+    job_id: job.jobId,
+    kind: job.kind,
+    payload: job.payload,
+    due_at: job.dueAt.toISOString(),
+    max_attempts: job.maxAttempts ?? JOB_ATTEMPTS_MAX_DEFAULT,
+  };
+}
+
+/** Jobs per scheduling statement in `scheduleNewJobs` and `scheduleJobs`: bounds the JSON parameter. */
 export const SCHEDULE_JOBS_PER_STATEMENT_MAX = 1_000;
 
 /**
@@ -96,13 +107,7 @@ export async function scheduleNewJobs(tx: SqlQueryable, specs: readonly JobSpec[
   for (const spec of specs) if (!byId.has(spec.jobId)) byId.set(spec.jobId, spec);
   const unique = [...byId.values()];
   for (let start = 0; start < unique.length; start += SCHEDULE_JOBS_PER_STATEMENT_MAX) {
-    const rows = unique.slice(start, start + SCHEDULE_JOBS_PER_STATEMENT_MAX).map((job) => ({
-      job_id: job.jobId,
-      kind: job.kind,
-      payload: job.payload,
-      due_at: job.dueAt.toISOString(),
-      max_attempts: job.maxAttempts ?? JOB_ATTEMPTS_MAX_DEFAULT,
-    }));
+    const rows = unique.slice(start, start + SCHEDULE_JOBS_PER_STATEMENT_MAX).map(jobRow);
     // In job id order, so two statements inserting overlapping jobs wait for each other in the same order.
     await tx.query(
       `INSERT INTO scheduler.jobs (job_id, kind, payload, due_at, max_attempts)
@@ -113,6 +118,32 @@ export async function scheduleNewJobs(tx: SqlQueryable, specs: readonly JobSpec[
        ON CONFLICT (job_id) DO NOTHING`,
       [JSON.stringify(rows)],
       { name: 'khata_schedule_new_jobs' },
+    );
+  }
+}
+
+/**
+ * `scheduleJob` for many jobs, one statement per SCHEDULE_JOBS_PER_STATEMENT_MAX of them: the jobs end up as they
+ * would after a `scheduleJob` for each in turn (of a repeated id, the last spec counts).
+ */
+export async function scheduleJobs(tx: SqlQueryable, specs: readonly JobSpec[]): Promise<void> {
+  const byId = new Map<string, JobSpec>();
+  for (const spec of specs) byId.set(spec.jobId, spec);
+  const unique = [...byId.values()];
+  for (let start = 0; start < unique.length; start += SCHEDULE_JOBS_PER_STATEMENT_MAX) {
+    const rows = unique.slice(start, start + SCHEDULE_JOBS_PER_STATEMENT_MAX).map(jobRow);
+    // In job id order, so two statements touching overlapping jobs wait for each other in the same order.
+    await tx.query(
+      `INSERT INTO scheduler.jobs (job_id, kind, payload, due_at, max_attempts)
+       SELECT j.job_id, j.kind, j.payload, j.due_at, j.max_attempts
+         FROM jsonb_to_recordset($1::jsonb)
+           AS j(job_id text, kind text, payload jsonb, due_at timestamptz, max_attempts integer)
+        ORDER BY j.job_id
+       ON CONFLICT (job_id) DO UPDATE
+         SET payload = EXCLUDED.payload, due_at = EXCLUDED.due_at, max_attempts = EXCLUDED.max_attempts,
+             status = 'pending', updated_at = now()
+       WHERE scheduler.jobs.status IN ('pending', 'cancelled')`,
+      [JSON.stringify(rows)],
     );
   }
 }
@@ -151,6 +182,17 @@ export async function cancelAccountJobs(tx: SqlQueryable, kind: string, accountI
       WHERE kind = $1 AND status = 'pending' AND locked_by IS NULL AND payload->>'accountId' = $2`,
     [kind, accountId],
   );
+}
+
+/** `cancelAccountJobs` for many accounts: one statement per CANCEL_JOBS_PER_STATEMENT_MAX of them. */
+export async function cancelAccountsJobs(tx: SqlQueryable, kind: string, accountIds: readonly string[]): Promise<void> {
+  for (let start = 0; start < accountIds.length; start += CANCEL_JOBS_PER_STATEMENT_MAX) {
+    await tx.query(
+      `UPDATE scheduler.jobs SET status = 'cancelled', updated_at = now()
+        WHERE kind = $1 AND status = 'pending' AND locked_by IS NULL AND payload->>'accountId' = ANY($2::text[])`,
+      [kind, accountIds.slice(start, start + CANCEL_JOBS_PER_STATEMENT_MAX)],
+    );
+  }
 }
 
 /** Rows one purging statement deletes at most: each statement's locks are short-lived. */
