@@ -105,21 +105,7 @@ export const SCHEDULE_JOBS_PER_STATEMENT_MAX = 1_000;
 export async function scheduleNewJobs(tx: SqlQueryable, specs: readonly JobSpec[]): Promise<void> {
   const byId = new Map<string, JobSpec>();
   for (const spec of specs) if (!byId.has(spec.jobId)) byId.set(spec.jobId, spec);
-  const unique = [...byId.values()];
-  for (let start = 0; start < unique.length; start += SCHEDULE_JOBS_PER_STATEMENT_MAX) {
-    const rows = unique.slice(start, start + SCHEDULE_JOBS_PER_STATEMENT_MAX).map(jobRow);
-    // In job id order, so two statements inserting overlapping jobs wait for each other in the same order.
-    await tx.query(
-      `INSERT INTO scheduler.jobs (job_id, kind, payload, due_at, max_attempts)
-       SELECT j.job_id, j.kind, j.payload, j.due_at, j.max_attempts
-         FROM jsonb_to_recordset($1::jsonb)
-           AS j(job_id text, kind text, payload jsonb, due_at timestamptz, max_attempts integer)
-        ORDER BY j.job_id
-       ON CONFLICT (job_id) DO NOTHING`,
-      [JSON.stringify(rows)],
-      { name: 'khata_schedule_new_jobs' },
-    );
-  }
+  await insertJobs(tx, [...byId.values()], 'keep');
 }
 
 /**
@@ -129,9 +115,22 @@ export async function scheduleNewJobs(tx: SqlQueryable, specs: readonly JobSpec[
 export async function scheduleJobs(tx: SqlQueryable, specs: readonly JobSpec[]): Promise<void> {
   const byId = new Map<string, JobSpec>();
   for (const spec of specs) byId.set(spec.jobId, spec);
-  const unique = [...byId.values()];
-  for (let start = 0; start < unique.length; start += SCHEDULE_JOBS_PER_STATEMENT_MAX) {
-    const rows = unique.slice(start, start + SCHEDULE_JOBS_PER_STATEMENT_MAX).map(jobRow);
+  await insertJobs(tx, [...byId.values()], 'reschedule');
+}
+
+const ON_JOB_CONFLICT = {
+  keep: 'DO NOTHING',
+  // As scheduleJob: a job that already ran (or failed) is left alone.
+  reschedule: `DO UPDATE
+         SET payload = EXCLUDED.payload, due_at = EXCLUDED.due_at, max_attempts = EXCLUDED.max_attempts,
+             status = 'pending', updated_at = now()
+       WHERE scheduler.jobs.status IN ('pending', 'cancelled')`,
+} as const;
+
+/** Inserts jobs of distinct ids, SCHEDULE_JOBS_PER_STATEMENT_MAX per statement; `conflict` says what a job already there becomes. */
+async function insertJobs(tx: SqlQueryable, jobs: readonly JobSpec[], conflict: keyof typeof ON_JOB_CONFLICT) {
+  for (let start = 0; start < jobs.length; start += SCHEDULE_JOBS_PER_STATEMENT_MAX) {
+    const rows = jobs.slice(start, start + SCHEDULE_JOBS_PER_STATEMENT_MAX).map(jobRow);
     // In job id order, so two statements touching overlapping jobs wait for each other in the same order.
     await tx.query(
       `INSERT INTO scheduler.jobs (job_id, kind, payload, due_at, max_attempts)
@@ -139,11 +138,9 @@ export async function scheduleJobs(tx: SqlQueryable, specs: readonly JobSpec[]):
          FROM jsonb_to_recordset($1::jsonb)
            AS j(job_id text, kind text, payload jsonb, due_at timestamptz, max_attempts integer)
         ORDER BY j.job_id
-       ON CONFLICT (job_id) DO UPDATE
-         SET payload = EXCLUDED.payload, due_at = EXCLUDED.due_at, max_attempts = EXCLUDED.max_attempts,
-             status = 'pending', updated_at = now()
-       WHERE scheduler.jobs.status IN ('pending', 'cancelled')`,
+       ON CONFLICT (job_id) ${ON_JOB_CONFLICT[conflict]}`,
       [JSON.stringify(rows)],
+      { name: `khata_insert_jobs_${conflict}` },
     );
   }
 }
