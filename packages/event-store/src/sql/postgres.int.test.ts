@@ -128,48 +128,55 @@ describeWithService(postgres(), 'postgres adapter', (serverUrl) => {
         applicationName: 'khata-test',
         maxConnections: 1,
       });
-      await migrate(admin, eventStoreMigrations);
-      // The store closes the client.
-      const store = await SqlEventStore.open(client);
+      let storeOpened = false;
       try {
-        // Statistics stay as ANALYZE leaves them here: autovacuum would refresh them (and the plans) mid-test.
-        await admin.query('ALTER TABLE es.streams SET (autovacuum_enabled = off)');
-        await admin.query('ALTER TABLE es.events SET (autovacuum_enabled = off)');
-        for (let i = 1; i <= 10; i += 1) await store.appendToStream(`acct-${i}`, [event()], { expected: 'no_stream' });
-        await admin.query('ANALYZE es.streams, es.events');
-        const reads = async () => {
-          await store.readStream('acct-3');
+        await migrate(admin, eventStoreMigrations);
+        // The store closes the client.
+        const store = await SqlEventStore.open(client);
+        storeOpened = true;
+        try {
+          // Statistics stay as ANALYZE leaves them here: autovacuum would refresh them (and the plans) mid-test.
+          await admin.query('ALTER TABLE es.streams SET (autovacuum_enabled = off)');
+          await admin.query('ALTER TABLE es.events SET (autovacuum_enabled = off)');
+          for (let i = 1; i <= 10; i += 1)
+            await store.appendToStream(`acct-${i}`, [event()], { expected: 'no_stream' });
+          await admin.query('ANALYZE es.streams, es.events');
+          const reads = async () => {
+            await store.readStream('acct-3');
+            await store.readAll({ maxCount: 5 });
+            await store.countEventsAfter({ after: null, limit: 10 });
+          };
+          // More than five executions of each statement, so PostgreSQL settles on a plan made for ten rows.
+          for (let i = 0; i < 8; i += 1) await reads();
+          await admin.query(
+            `INSERT INTO es.streams (stream_id, category, version) SELECT 'big-' || g, 'acct', 10 FROM generate_series(1, 20000) g`,
+          );
+          await admin.query(
+            `INSERT INTO es.events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
+             SELECT 'big-' || ((g - 1) % 20000 + 1), (g - 1) / 20000 + 1, gen_random_uuid(), 'Noted', 1, '{}', '{}'
+               FROM generate_series(1, 200000) g`,
+          );
+          // The first read of the log after the load learns its size (with the old plan, at most once per doubling).
           await store.readAll({ maxCount: 5 });
-          await store.countEventsAfter({ after: null, limit: 10 });
-        };
-        // More than five executions of each statement, so PostgreSQL settles on a plan made for ten rows.
-        for (let i = 0; i < 8; i += 1) await reads();
-        await admin.query(
-          `INSERT INTO es.streams (stream_id, category, version) SELECT 'big-' || g, 'acct', 10 FROM generate_series(1, 20000) g`,
-        );
-        await admin.query(
-          `INSERT INTO es.events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
-           SELECT 'big-' || ((g - 1) % 20000 + 1), (g - 1) / 20000 + 1, gen_random_uuid(), 'Noted', 1, '{}', '{}'
-             FROM generate_series(1, 200000) g`,
-        );
-        // The first read of the log after the load learns its size (with the old plan, at most once per doubling).
-        await store.readAll({ maxCount: 5 });
-        const flushed = () => tableReadsIncluding(own.url, (text) => client.query(text), ['es.streams', 'es.events']);
-        const before = await flushed();
-        await reads();
-        await reads();
-        expect((await store.readStream('big-9')).version).toBe(10n);
-        const after = await flushed();
-        for (const table of ['es.streams', 'es.events']) {
-          expect({
-            table,
-            seqScans: (after.get(table)?.seqScans ?? 0) - (before.get(table)?.seqScans ?? 0),
-            // Each read touches a few entries; a walk of a whole index would read 20,000 or 200,000.
-            fewEntries: (after.get(table)?.indexEntriesRead ?? 0) - (before.get(table)?.indexEntriesRead ?? 0) < 500,
-          }).toEqual({ table, seqScans: 0, fewEntries: true });
+          const flushed = () => tableReadsIncluding(own.url, (text) => client.query(text), ['es.streams', 'es.events']);
+          const before = await flushed();
+          await reads();
+          await reads();
+          expect((await store.readStream('big-9')).version).toBe(10n);
+          const after = await flushed();
+          for (const table of ['es.streams', 'es.events']) {
+            expect({
+              table,
+              seqScans: (after.get(table)?.seqScans ?? 0) - (before.get(table)?.seqScans ?? 0),
+              // Each read touches a few entries; a walk of a whole index would read 20,000 or 200,000.
+              fewEntries: (after.get(table)?.indexEntriesRead ?? 0) - (before.get(table)?.indexEntriesRead ?? 0) < 500,
+            }).toEqual({ table, seqScans: 0, fewEntries: true });
+          }
+        } finally {
+          await store.close();
         }
       } finally {
-        await store.close();
+        if (!storeOpened) await client.close();
         await admin.close();
         await own.drop();
       }
