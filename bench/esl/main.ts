@@ -30,6 +30,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@khata/config';
@@ -286,6 +287,9 @@ report({ metric: 'esl_round_trip_p99', value: milliseconds(percentile(esl, 0.99)
 async function phase(name: string, parksPerSecond: number, durationSeconds: number, warmUpSeconds: number) {
   const parks = parksPerSecond * durationSeconds;
   const cpuBefore = cpuSnapshot(classifyProcess);
+  // The connector's own event loop (this process): a stall here holds every call in flight, however short its work.
+  const connectorLoop = monitorEventLoopDelay({ resolution: 1 });
+  connectorLoop.enable();
   const result = await runOnSwitch(child, {
     parksPerSecond,
     parks,
@@ -293,6 +297,7 @@ async function phase(name: string, parksPerSecond: number, durationSeconds: numb
     holdMilliseconds: HOLD_MILLISECONDS,
     warmUpParks: Math.min(parks - 1, parksPerSecond * warmUpSeconds),
   });
+  connectorLoop.disable();
   const usage = cpuUsage(cpuBefore, cpuSnapshot(classifyProcess));
   await node?.settled();
   const transfers = [...result.transferMicroseconds].sort((a, b) => a - b);
@@ -335,6 +340,12 @@ async function phase(name: string, parksPerSecond: number, durationSeconds: numb
   const delay = result.switchLoopDelayMicroseconds;
   report({ metric: `${name}_switch_loop_delay_p99`, value: milliseconds(delay.p99), unit: 'ms' });
   report({ metric: `${name}_switch_loop_delay_max`, value: milliseconds(delay.max), unit: 'ms' });
+  report({
+    metric: `${name}_connector_loop_delay_p99`,
+    value: milliseconds(connectorLoop.percentile(99) / 1000),
+    unit: 'ms',
+  });
+  report({ metric: `${name}_connector_loop_delay_max`, value: milliseconds(connectorLoop.max / 1000), unit: 'ms' });
   // How busy the two cores were while the phase ran, and who used them: the same code's p99 moves with the host.
   if (usage.busyPercent !== null) {
     report({
@@ -433,6 +444,7 @@ if (values['write-results'] === true) {
     `| park → transfer p99, ms (switch) | ${value('unloaded_park_to_transfer_p99')} | ${value('load_park_to_transfer_p99')} |`,
     `| park → transfer max, ms (switch) | ${value('unloaded_park_to_transfer_max')} | ${value('load_park_to_transfer_max')} |`,
     `| the switch's event-loop delay p99 / max, ms | ${value('unloaded_switch_loop_delay_p99')} / ${value('unloaded_switch_loop_delay_max')} | ${value('load_switch_loop_delay_p99')} / ${value('load_switch_loop_delay_max')} |`,
+    `| the connector's event-loop delay p99 / max, ms | ${value('unloaded_connector_loop_delay_p99')} / ${value('unloaded_connector_loop_delay_max')} | ${value('load_connector_loop_delay_p99')} / ${value('load_connector_loop_delay_max')} |`,
     `| both cores busy, % (the whole machine, during the phase) | ${value('unloaded_machine_busy')} | ${value('load_machine_busy')} |`,
     `| CPU s: connector / worker / switch / PostgreSQL | ${cpuRow('unloaded')} | ${cpuRow('load')} |`,
     '',
