@@ -1,8 +1,8 @@
 import { derivedSql, type MigrationSet } from '@khata/sql';
 
-/** Version 3 of `ledger.append_and_log` (applied as it is: a shipped migration's text never changes). */
-const APPEND_AND_LOG_V3 = `
-CREATE OR REPLACE FUNCTION ledger.append_and_log(p_appends jsonb, p_notify boolean)
+/** Version 2 of `ledger.append_and_log` (a shipped migration's text never changes). */
+const APPEND_AND_LOG_V2 = `
+CREATE FUNCTION ledger.append_and_log(p_appends jsonb, p_notify boolean)
 RETURNS TABLE (idx integer, outcome text, next_version bigint, last_tx xid8, last_gp bigint)
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
@@ -18,15 +18,11 @@ BEGIN
      AND EXISTS (
        SELECT 1 FROM jsonb_array_elements(coalesce(a.value->'r', '[]'::jsonb)) AS r(value)
          JOIN ledger.command_log l ON l.command_id = (r.value->>'commandId')::uuid);
-  IF cardinality(v_refused) = 0 THEN
-    v_fresh := p_appends;
-  ELSE
-    SELECT coalesce(jsonb_agg(a.value ORDER BY a.ordinality), '[]'::jsonb),
-           coalesce(array_agg((a.ordinality - 1)::integer ORDER BY a.ordinality), '{}')
-      INTO v_fresh, v_map
-      FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS a(value, ordinality)
-     WHERE NOT ((a.ordinality - 1)::integer = ANY (v_refused));
-  END IF;
+  SELECT coalesce(jsonb_agg(a.value ORDER BY a.ordinality), '[]'::jsonb),
+         coalesce(array_agg((a.ordinality - 1)::integer ORDER BY a.ordinality), '{}')
+    INTO v_fresh, v_map
+    FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS a(value, ordinality)
+   WHERE NOT ((a.ordinality - 1)::integer = ANY (v_refused));
   RETURN QUERY
   WITH appended AS MATERIALIZED (
     SELECT * FROM es.append_to_streams(v_fresh, p_notify)
@@ -41,14 +37,43 @@ BEGIN
      WHERE ap.outcome = 'ok'
     ON CONFLICT (command_id) DO NOTHING
   )
-  SELECT CASE WHEN v_map IS NULL THEN ap.idx ELSE v_map[ap.idx + 1] END,
-         ap.outcome, ap.next_version, ap.last_tx, ap.last_gp
-    FROM appended ap
+  SELECT v_map[ap.idx + 1], ap.outcome, ap.next_version, ap.last_tx, ap.last_gp FROM appended ap
   UNION ALL
   SELECT u.i, 'refused'::text, NULL::bigint, NULL::xid8, NULL::bigint FROM unnest(v_refused) AS u(i)
   ORDER BY 1;
 END
 $fn$;`;
+
+/** Version 3, derived from version 2's text (the result is byte for byte the text that shipped). */
+const APPEND_AND_LOG_V3 = derivedSql(APPEND_AND_LOG_V2, [
+  ['CREATE FUNCTION ledger.append_and_log(', 'CREATE OR REPLACE FUNCTION ledger.append_and_log('],
+  [
+    `  SELECT coalesce(jsonb_agg(a.value ORDER BY a.ordinality), '[]'::jsonb),
+         coalesce(array_agg((a.ordinality - 1)::integer ORDER BY a.ordinality), '{}')
+    INTO v_fresh, v_map
+    FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS a(value, ordinality)
+   WHERE NOT ((a.ordinality - 1)::integer = ANY (v_refused));
+`,
+    `  IF cardinality(v_refused) = 0 THEN
+    v_fresh := p_appends;
+  ELSE
+    SELECT coalesce(jsonb_agg(a.value ORDER BY a.ordinality), '[]'::jsonb),
+           coalesce(array_agg((a.ordinality - 1)::integer ORDER BY a.ordinality), '{}')
+      INTO v_fresh, v_map
+      FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS a(value, ordinality)
+     WHERE NOT ((a.ordinality - 1)::integer = ANY (v_refused));
+  END IF;
+`,
+  ],
+  [
+    `  SELECT v_map[ap.idx + 1], ap.outcome, ap.next_version, ap.last_tx, ap.last_gp FROM appended ap
+`,
+    `  SELECT CASE WHEN v_map IS NULL THEN ap.idx ELSE v_map[ap.idx + 1] END,
+         ap.outcome, ap.next_version, ap.last_tx, ap.last_gp
+    FROM appended ap
+`,
+  ],
+]);
 
 /**
  * Version 3 with the command log reached by key only, whatever the planner believes of its size: the check for
@@ -109,48 +134,7 @@ CREATE TABLE ledger.snapshots (
       // An append marked "g" is made only if none of its commands is in the log yet, so the writer need not read
       // the log before an append; a refused one is answered `refused`, and the writer reads the log and answers
       // from it.
-      sql: `
-CREATE FUNCTION ledger.append_and_log(p_appends jsonb, p_notify boolean)
-RETURNS TABLE (idx integer, outcome text, next_version bigint, last_tx xid8, last_gp bigint)
-LANGUAGE plpgsql AS $fn$
-#variable_conflict use_column
-DECLARE
-  v_refused integer[];
-  v_fresh jsonb;
-  v_map integer[];
-BEGIN
-  SELECT coalesce(array_agg((a.ordinality - 1)::integer), '{}')
-    INTO v_refused
-    FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS a(value, ordinality)
-   WHERE coalesce((a.value->>'g')::boolean, false)
-     AND EXISTS (
-       SELECT 1 FROM jsonb_array_elements(coalesce(a.value->'r', '[]'::jsonb)) AS r(value)
-         JOIN ledger.command_log l ON l.command_id = (r.value->>'commandId')::uuid);
-  SELECT coalesce(jsonb_agg(a.value ORDER BY a.ordinality), '[]'::jsonb),
-         coalesce(array_agg((a.ordinality - 1)::integer ORDER BY a.ordinality), '{}')
-    INTO v_fresh, v_map
-    FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS a(value, ordinality)
-   WHERE NOT ((a.ordinality - 1)::integer = ANY (v_refused));
-  RETURN QUERY
-  WITH appended AS MATERIALIZED (
-    SELECT * FROM es.append_to_streams(v_fresh, p_notify)
-  ),
-  logged AS (
-    INSERT INTO ledger.command_log (command_id, stream_id, outcome)
-    SELECT (r.value->>'commandId')::uuid, r.value->>'streamId', r.value
-      FROM appended ap
-      JOIN jsonb_array_elements(v_fresh) WITH ORDINALITY AS a(value, ordinality)
-        ON ap.idx = (a.ordinality - 1)::integer
-      CROSS JOIN LATERAL jsonb_array_elements(coalesce(a.value->'r', '[]'::jsonb)) AS r(value)
-     WHERE ap.outcome = 'ok'
-    ON CONFLICT (command_id) DO NOTHING
-  )
-  SELECT v_map[ap.idx + 1], ap.outcome, ap.next_version, ap.last_tx, ap.last_gp FROM appended ap
-  UNION ALL
-  SELECT u.i, 'refused'::text, NULL::bigint, NULL::xid8, NULL::bigint FROM unnest(v_refused) AS u(i)
-  ORDER BY 1;
-END
-$fn$;`,
+      sql: APPEND_AND_LOG_V2,
     },
     {
       version: 3,
