@@ -48,6 +48,30 @@ describeWithService(postgres(), 'postgres client: connections the server ends', 
     }
   });
 
+  it('replaces a pooled connection past its lifetime, and keeps the listening one', async () => {
+    const client = createPostgresClient({
+      connectionString: database.url,
+      applicationName: 'khata-test-lifetime',
+      maxLifetimeSeconds: 1,
+    });
+    const payloads: string[] = [];
+    const unlisten = await client.listen('khata_test_lifetime', (payload) => payloads.push(payload));
+    const backend = async () => (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]?.pid;
+    try {
+      const first = await backend();
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      // A new backend: nothing prepared or planned on the old one is left.
+      expect(await backend()).not.toBe(first);
+      await admin.query("SELECT pg_notify('khata_test_lifetime', 'still heard')");
+      await waitFor(() => payloads.includes('still heard'), 5_000);
+      // Heard on the first listening connection: it was never replaced (a replacement announces itself with '').
+      expect(payloads).toEqual(['still heard']);
+    } finally {
+      await unlisten();
+      await client.close();
+    }
+  });
+
   it('tells a NOTIFY sent through its own connections from one sent by another client', async () => {
     const client = createPostgresClient({ connectionString: database.url, applicationName: 'khata-test-own' });
     const heard: [string, boolean][] = [];

@@ -73,12 +73,21 @@ export interface PostgresClientOptions {
   readonly idleInTransactionTimeoutMs?: number;
   readonly statementTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
+  /**
+   * A pooled connection is closed once it is this old and idle, and the next query opens a fresh one (0: never). A
+   * backend keeps every statement prepared on it and every plan PL/pgSQL cached for it until it ends: a connection
+   * living for weeks accumulates them (the event store names its reads anew each time the log doubles), and plans
+   * made while tables were small (see docs/operations.md, "Statistics after a bulk load"). A connection holding a
+   * LISTEN is never released to the pool, so it is not closed by this.
+   */
+  readonly maxLifetimeSeconds?: number;
 }
 
 const POOL_MAX_CONNECTIONS_DEFAULT = 10;
 const IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT = 10_000;
 const STATEMENT_TIMEOUT_MS_DEFAULT = 30_000;
 const CONNECT_TIMEOUT_MS_DEFAULT = 5_000;
+const MAX_LIFETIME_SECONDS_DEFAULT = 3_600;
 const LISTEN_RETRY_MS = 1_000;
 
 export function createPostgresClient(options: PostgresClientOptions): SqlClient {
@@ -89,6 +98,7 @@ export function createPostgresClient(options: PostgresClientOptions): SqlClient 
     application_name: options.applicationName,
     max: options.maxConnections ?? POOL_MAX_CONNECTIONS_DEFAULT,
     connectionTimeoutMillis: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT,
+    maxLifetimeSeconds: options.maxLifetimeSeconds ?? MAX_LIFETIME_SECONDS_DEFAULT,
     options: `-c idle_in_transaction_session_timeout=${idleInTx} -c statement_timeout=${statement}`,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
