@@ -218,3 +218,19 @@ export async function tableReadsIncluding(
   const markers = Number(row?.n);
   return reportedTableReads(databaseUrl, [...tables, marker], (reads) => reads.get(marker)?.inserted === markers);
 }
+
+/** What happened to `table` between two readings of the statistics: each counter's increase. */
+export function readsBetween(
+  before: ReadonlyMap<string, TableReads>,
+  after: ReadonlyMap<string, TableReads>,
+  table: string,
+): TableReads {
+  const from = before.get(table);
+  const to = after.get(table);
+  if (from === undefined || to === undefined) throw new Error(`no statistics for ${table} in both readings`);
+  return {
+    seqScans: to.seqScans - from.seqScans,
+    indexEntriesRead: to.indexEntriesRead - from.indexEntriesRead,
+    inserted: to.inserted - from.inserted,
+  };
+}
